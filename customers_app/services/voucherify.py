@@ -1,0 +1,421 @@
+"""HTTP client for Voucherify: per-thread sessions, timeouts, retries, errors and rate-limit status."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger("customers_app.voucherify")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE"})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+MAX_BACKOFF_SECONDS = 4.0
+
+
+# Errors ---------------------------------------------------------------------------------------
+
+
+class VoucherifyError(Exception):
+    """Base of every failure talking to Voucherify; carries what the API said about it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | str | None = None,
+        key: str | None = None,
+        details: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.key = key
+        self.details = details
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.details:
+            parts.append(self.details)
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.request_id:
+            parts.append(f"request {self.request_id}")
+        return " | ".join(parts)
+
+
+class Unavailable(VoucherifyError):
+    """Voucherify could not be reached or answered with a 5xx or a body that is not JSON."""
+
+    timed_out = False
+
+
+class UpstreamTimeout(Unavailable):
+    """Voucherify did not answer within the time budget (the UI shows 504 rather than 502/503)."""
+
+    timed_out = True
+
+
+class RateLimited(VoucherifyError):
+    """429: the project's request quota is used up; ``retry_after`` is in seconds when known."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class AuthError(VoucherifyError):
+    """401/403: the app id/token are wrong or lack access (or the wrong region is used)."""
+
+
+class NotFound(VoucherifyError):
+    """404: the customer, async action or segment does not exist."""
+
+
+class RequestError(VoucherifyError):
+    """Any other 4xx: Voucherify rejected the request; ``details`` says why."""
+
+
+STATUS_ERRORS: dict[int, type[VoucherifyError]] = {
+    401: AuthError,
+    403: AuthError,
+    404: NotFound,
+    429: RateLimited,
+}
+
+
+def error_class_for(status: int) -> type[VoucherifyError]:
+    if status in STATUS_ERRORS:
+        return STATUS_ERRORS[status]
+    return Unavailable if status >= 500 else RequestError
+
+
+# Rate-limit status -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateLimitStatus:
+    """The latest rate-limit headers Voucherify sent, for the UI; fields are None until seen."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    retry_after: float | None = None
+    observed_at: datetime | None = None
+
+
+_rate_limit_lock = threading.Lock()
+_rate_limit = RateLimitStatus()
+
+
+def rate_limit_status() -> RateLimitStatus:
+    with _rate_limit_lock:
+        return _rate_limit
+
+
+def _record_rate_limit(response: requests.Response) -> None:
+    global _rate_limit
+    limit = _int_header(response, "X-Rate-Limit-Limit")
+    remaining = _int_header(response, "X-Rate-Limit-Remaining")
+    retry_after = _retry_after(response)
+    if limit is None and remaining is None and retry_after is None:
+        return
+    with _rate_limit_lock:
+        _rate_limit = RateLimitStatus(
+            limit=limit if limit is not None else _rate_limit.limit,
+            remaining=remaining if remaining is not None else _rate_limit.remaining,
+            retry_after=retry_after,
+            observed_at=datetime.now(UTC),
+        )
+
+
+def _int_header(response: requests.Response, name: str) -> int | None:
+    try:
+        return int(response.headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """``Retry-After`` in seconds; it may also be an HTTP date."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+# Paths -------------------------------------------------------------------------------------------
+
+
+class ApiPath(str):
+    """A request path that remembers its route template, so logs never show the ids in it."""
+
+    route: str
+
+    def __new__(cls, route: str, *ids: str) -> ApiPath:
+        instance = super().__new__(cls, route.format(*(quote(str(i), safe="") for i in ids)))
+        instance.route = route
+        return instance
+
+
+def path(route: str, *ids: str) -> ApiPath:
+    """``path("/v1/customers/{}", customer_id)``: every id is percent-escaped, ``/`` included."""
+    return ApiPath(route, *ids)
+
+
+# Client ------------------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+class VoucherifyClient:
+    """Talks to one Voucherify project; every call goes through ``_request``.
+
+    Calls are bounded by ``total_timeout`` seconds including retries. Only GET/PUT/DELETE are
+    retried (on connection errors, timeouts, 429, 502, 503 and 504) because a repeated POST could
+    create or import twice.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        app_id: str,
+        app_token: str,
+        timeout: tuple[float, float] = (3.05, 10),
+        total_timeout: float = 15,
+        max_retries: int = 2,
+        in_process: bool = False,
+        backoff_factor: float = 0.5,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.app_id = app_id
+        self.app_token = app_token
+        self.timeout = timeout
+        self.total_timeout = total_timeout
+        self.max_retries = max_retries
+        self.in_process = in_process
+        self.backoff_factor = backoff_factor
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session for this configuration (sessions are not thread-safe)."""
+        sessions = getattr(_local, "sessions", None)
+        if sessions is None:
+            sessions = _local.sessions = {}
+        key = (self.base_url, self.app_id, self.app_token, self.in_process)
+        if key not in sessions:
+            sessions[key] = self._new_session()
+        return sessions[key]
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(
+            {"X-App-Id": self.app_id, "X-App-Token": self.app_token, "Accept": "application/json"}
+        )
+        if self.in_process:
+            from customers_app.services.inprocess import InProcessAdapter
+
+            session.mount(self.base_url + "/", InProcessAdapter())
+        return session
+
+    def get(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
+        return self._request("GET", path, params=params)
+
+    def post(self, path: str, *, json: Any = None, files: dict[str, Any] | None = None) -> Any:
+        return self._request("POST", path, json=json, files=files)
+
+    def put(self, path: str, *, json: Any = None) -> Any:
+        return self._request("PUT", path, json=json)
+
+    def delete(self, path: str) -> Any:
+        return self._request("DELETE", path)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        files: dict[str, Any] | None = None,
+    ) -> Any:
+        """Send one logical call and return the decoded JSON (None for an empty body).
+
+        Raises Unavailable (UpstreamTimeout), RateLimited, AuthError, NotFound or RequestError.
+        """
+        method = method.upper()
+        started = time.monotonic()
+        deadline = started + self.total_timeout
+        retryable_method = method in IDEMPOTENT_METHODS
+        attempt = 0
+        response: requests.Response | None = None
+        while True:
+            attempt += 1
+            remaining = max(deadline - time.monotonic(), 0.01)
+            connect_timeout, read_timeout = self.timeout
+            response = None
+            cause: Exception | None = None
+            try:
+                response = self.session.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    json=json,
+                    files=files,
+                    timeout=(min(connect_timeout, remaining), min(read_timeout, remaining)),
+                    allow_redirects=False,
+                )
+            except requests.Timeout as exc:
+                cause = exc
+                error: VoucherifyError = UpstreamTimeout("Voucherify did not answer in time")
+                wait = self._backoff(attempt)
+            except requests.RequestException as exc:
+                cause = exc
+                error = Unavailable("Could not reach Voucherify")
+                wait = self._backoff(attempt)
+            else:
+                _record_rate_limit(response)
+                if response.status_code < 400:
+                    try:
+                        data = _decode(response)
+                    except ValueError as exc:
+                        self._log(method, path, response, started, attempt)
+                        raise Unavailable(
+                            "Voucherify sent a response that is not JSON",
+                            status=response.status_code,
+                            request_id=response.headers.get("X-Request-Id"),
+                        ) from exc
+                    self._log(method, path, response, started, attempt)
+                    return data
+                error = _error_from_response(response)
+                if response.status_code not in RETRY_STATUSES:
+                    self._log(method, path, response, started, attempt, error=error)
+                    raise error
+                retry_after = _retry_after(response)
+                wait = retry_after if retry_after is not None else self._backoff(attempt)
+
+            # Give up now rather than sleep past the deadline: the page must not hang.
+            out_of_budget = wait >= deadline - time.monotonic()
+            if not retryable_method or attempt > self.max_retries or out_of_budget:
+                self._log(method, path, response, started, attempt, error=error)
+                raise error from cause
+            time.sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        return min(MAX_BACKOFF_SECONDS, self.backoff_factor * 2 ** (attempt - 1))
+
+    def _log(
+        self,
+        method: str,
+        path: str,
+        response: requests.Response | None,
+        started: float,
+        attempts: int,
+        *,
+        error: VoucherifyError | None = None,
+    ) -> None:
+        """One line per call, with the route template instead of ids and no query values."""
+        status = response.status_code if response is not None else None
+        request_id = (error.request_id if error else None) or (
+            response.headers.get("X-Request-Id") if response is not None else None
+        )
+        duration_ms = round((time.monotonic() - started) * 1000)
+        level = logging.WARNING if error is not None or (status or 0) >= 400 else logging.INFO
+        logger.log(
+            level,
+            "voucherify %s %s -> %s in %d ms (request_id=%s, attempts=%d)",
+            method,
+            getattr(path, "route", path),
+            status if status is not None else type(error).__name__,
+            duration_ms,
+            request_id,
+            attempts,
+        )
+
+
+def _decode(response: requests.Response) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    return response.json()
+
+
+def _error_from_response(response: requests.Response) -> VoucherifyError:
+    """Builds the error for a 4xx/5xx from Voucherify's error body (or from the status alone)."""
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = {}
+    # The 413 body has another shape: {"statusCode", "error", "message"}.
+    message = body.get("message") or body.get("error") or response.reason or f"HTTP {status}"
+    if not isinstance(message, str):
+        message = str(message)
+    details = body.get("details")
+    custom = body.get("error")
+    if isinstance(custom, dict) and custom.get("message"):
+        details = f"{details} ({custom['message']})" if details else custom["message"]
+    kwargs: dict[str, Any] = {
+        "status": status,
+        "code": body.get("code", body.get("statusCode")),
+        "key": body.get("key"),
+        "details": details,
+        "request_id": body.get("request_id") or response.headers.get("X-Request-Id"),
+    }
+    error_class = error_class_for(status)
+    if error_class is RateLimited:
+        return RateLimited(message, retry_after=_retry_after(response), **kwargs)
+    if error_class is Unavailable and status == 504:
+        return UpstreamTimeout(message, **kwargs)
+    return error_class(message, **kwargs)
+
+
+def get_client() -> VoucherifyClient:
+    """The client configured by settings, built at call time so tests can point it elsewhere."""
+    for name in ("VOUCHERIFY_API_URL", "VOUCHERIFY_APP_ID", "VOUCHERIFY_APP_TOKEN"):
+        if not getattr(settings, name, ""):
+            raise ImproperlyConfigured(f"{name} must be set to talk to Voucherify.")
+    return VoucherifyClient(
+        base_url=settings.VOUCHERIFY_API_URL,
+        app_id=settings.VOUCHERIFY_APP_ID,
+        app_token=settings.VOUCHERIFY_APP_TOKEN,
+        timeout=(settings.VOUCHERIFY_CONNECT_TIMEOUT, settings.VOUCHERIFY_READ_TIMEOUT),
+        total_timeout=settings.VOUCHERIFY_TOTAL_TIMEOUT,
+        max_retries=settings.VOUCHERIFY_MAX_RETRIES,
+        in_process=settings.VOUCHERIFY_IN_PROCESS,
+    )
+
+
+def deep_object(name: str, value: Any) -> dict[str, Any]:
+    """OpenAPI ``deepObject`` query encoding: ``{"a": {"b": "x"}}`` -> ``{"name[a][b]": "x"}``.
+
+    Lists stay lists, which requests sends as repeated keys.
+    """
+    if isinstance(value, dict):
+        params: dict[str, Any] = {}
+        for key, nested in value.items():
+            params.update(deep_object(f"{name}[{key}]", nested))
+        return params
+    return {name: value}
