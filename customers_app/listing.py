@@ -1,0 +1,114 @@
+"""Paging for the customer list: page numbers up to the API's page 99, then the created_at cursor."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from django.http import QueryDict
+
+from .forms import CURSOR_ORDERS, MAX_PAGE, CustomerFilterForm
+from .services.customers import customer_list
+from .types import CustomerPage
+
+REVERSED_ORDER = {"": "created_at", "-created_at": "created_at", "created_at": "-created_at"}
+
+
+def api_timestamp(value: datetime) -> str:
+    """A date-time the way Voucherify writes it: UTC with milliseconds and a ``Z``."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class PageLink:
+    number: int | None  # None marks a gap ("…")
+    url: str = ""
+    current: bool = False
+
+
+@dataclass
+class CustomerListing:
+    """One page of the list, with the links around it."""
+
+    result: CustomerPage
+    page: int | None  # None once the list continues by cursor past page 99
+    limit: int
+    next_url: str = ""
+    previous_url: str = ""
+    page_links: list[PageLink] = field(default_factory=list)
+
+    @property
+    def customers(self):
+        return self.result.customers
+
+    @property
+    def first_row(self) -> int | None:
+        return (self.page - 1) * self.limit + 1 if self.page else None
+
+    @property
+    def last_row(self) -> int | None:
+        return self.first_row + len(self.customers) - 1 if self.page else None
+
+
+def _url(base: QueryDict, **changes) -> str:
+    query = base.copy()
+    for key in ("page", "starting_after", "ending_before"):
+        query.pop(key, None)
+    for key, value in changes.items():
+        query[key] = str(value)
+    return "?" + query.urlencode()
+
+
+def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> CustomerListing:
+    """Fetches the page the (valid) filter form asks for and works out its neighbours.
+
+    Raises the service layer's ``VoucherifyError`` subclasses.
+    """
+    data = form.cleaned_data
+    filters = {name: data[name] or None for name in CustomerFilterForm.FILTER_FIELDS}
+    order = data["order"] or ""
+    limit = data["limit"] or 25
+    page_number = data["page"] or 1
+    base = query.copy()
+
+    if data["ending_before"]:
+        # Walking backwards past page 99: ask for the rows on the other side of the first row,
+        # in the opposite order, and turn them around.
+        result = customer_list(
+            **filters, order=REVERSED_ORDER[order], limit=limit, starting_after=data["ending_before"]
+        )
+        result = replace(result, customers=list(reversed(result.customers)))
+        listing = CustomerListing(result=result, page=None, limit=limit)
+        if result.customers:
+            if result.has_more:
+                listing.previous_url = _url(base, ending_before=api_timestamp(result.customers[0].created_at))
+            listing.next_url = _url(base, starting_after=api_timestamp(result.customers[-1].created_at))
+        return listing
+
+    if data["starting_after"]:
+        result = customer_list(**filters, order=order or None, limit=limit, starting_after=data["starting_after"])
+        listing = CustomerListing(result=result, page=None, limit=limit)
+        if result.customers:
+            listing.previous_url = _url(base, ending_before=api_timestamp(result.customers[0].created_at))
+            if result.has_more:
+                listing.next_url = _url(base, starting_after=api_timestamp(result.customers[-1].created_at))
+        return listing
+
+    result = customer_list(**filters, order=order or None, limit=limit, page=page_number)
+    listing = CustomerListing(result=result, page=page_number, limit=limit)
+    last_page = min(MAX_PAGE, max(1, math.ceil(result.total / limit)))
+    if page_number > 1:
+        listing.previous_url = _url(base, page=page_number - 1)
+    if page_number < last_page:
+        listing.next_url = _url(base, page=page_number + 1)
+    elif page_number == MAX_PAGE and result.total > MAX_PAGE * limit and order in CURSOR_ORDERS and result.customers:
+        listing.next_url = _url(base, starting_after=api_timestamp(result.customers[-1].created_at))
+    shown = sorted({1, last_page, *range(max(1, page_number - 2), min(last_page, page_number + 2) + 1)})
+    previous = 0
+    for number in shown:
+        if number - previous > 1:
+            listing.page_links.append(PageLink(None))
+        listing.page_links.append(PageLink(number, _url(base, page=number), number == page_number))
+        previous = number
+    return listing

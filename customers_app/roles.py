@@ -1,0 +1,62 @@
+"""The dashboard's three roles, as Django groups with explicit permissions.
+
+Permissions live on ``customers_app.CustomerRecord``, a model without a table: customer data stays in
+Voucherify, but Django's permission and group machinery still needs something to hang them on.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+
+VIEW = "view_customer"
+CHANGE = "change_customer"
+ADD = "add_customer"
+IMPORT = "import_customers"
+BULK_UPDATE = "bulk_update_customers"
+EXPORT = "export_customers"
+DELETE = "delete_customer"
+ERASE = "erase_customer"
+VIEW_AUDIT = "view_audit"
+
+PERMISSIONS = {
+    VIEW: "Can view customers",
+    CHANGE: "Can edit customers",
+    ADD: "Can create customers",
+    IMPORT: "Can import customers from CSV",
+    BULK_UPDATE: "Can bulk-update customers",
+    EXPORT: "Can export customers",
+    DELETE: "Can delete customers",
+    ERASE: "Can permanently erase customers (GDPR)",
+    VIEW_AUDIT: "Can view the audit trail",
+}
+
+ROLE_GROUPS = {
+    "support": ("Support", [VIEW, CHANGE]),
+    "marketer": ("Marketing", [VIEW, ADD, IMPORT, BULK_UPDATE, EXPORT]),
+    "admin": ("Admin", list(PERMISSIONS)),
+}
+
+
+def perm(codename: str) -> str:
+    """The full permission name for ``user.has_perm``."""
+    return f"customers_app.{codename}"
+
+
+def sync_role_groups() -> None:
+    """Creates the groups and sets exactly their permissions; safe to run repeatedly."""
+    by_codename = {
+        p.codename: p
+        for p in Permission.objects.filter(content_type__app_label="customers_app", codename__in=PERMISSIONS)
+    }
+    for group_name, codenames in ROLE_GROUPS.values():
+        group, _ = Group.objects.get_or_create(name=group_name)
+        group.permissions.set([by_codename[c] for c in codenames])
+
+
+def role_of(user) -> str:
+    """The user's role for display: the name of their dashboard group, if any."""
+    names = {group_name for group_name, _ in ROLE_GROUPS.values()}
+    for group in user.groups.all():
+        if group.name in names:
+            return group.name
+    return "Superuser" if user.is_superuser else "No role"

@@ -1,0 +1,58 @@
+"""Customer list and the jump-to-customer box."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import permission_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from ..forms import CustomerFilterForm
+from ..listing import customer_listing
+from ..roles import VIEW, perm
+from ..services.customers import customer_find
+from ..services.segments import segment_list
+from ..services.voucherify import VoucherifyError
+
+LIST_QUERY_SESSION_KEY = "customer_list_query"
+
+
+def _segments_or_empty():
+    """Segment names for the filter; the list still works when Voucherify cannot list them."""
+    try:
+        return segment_list()
+    except VoucherifyError:
+        return []
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required(perm(VIEW), raise_exception=True)
+def customer_list_view(request):
+    """Lets an agent find customers by email, city, name, segment and dates, page by page."""
+    form = CustomerFilterForm(request.GET, segments=_segments_or_empty())
+    listing = customer_listing(form=form, query=request.GET) if form.is_valid() else None
+    request.session[LIST_QUERY_SESSION_KEY] = request.GET.urlencode()
+    template_name = "customers/list.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template_name += "#results"
+    return render(request, template_name, {"form": form, "listing": listing, "nav": "customers"})
+
+
+@require_GET
+@permission_required(perm(VIEW), raise_exception=True)
+def customer_jump_view(request):
+    """Takes a pasted customer id, source id or email straight to that customer."""
+    query = request.GET.get("q", "").strip()
+    matches = customer_find(query=query) if query else []
+    if len(matches) == 1:
+        url = reverse("customers:detail", args=[matches[0].id])
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return render(
+        request,
+        "customers/jump.html",
+        {"query": query, "jump_query": query, "matches": matches, "nav": "customers"},
+        status=200 if matches or not query else 404,
+    )

@@ -1,0 +1,222 @@
+"""Settings for the Voucherify customers dashboard, read from the environment (django-environ).
+
+Two modes:
+- Sandbox demo (``VOUCHERIFY_API_URL`` unset): the built-in Voucherify-compatible sandbox is
+  installed, mounted at ``/sandbox/`` and used as the backend; every secret has a documented
+  demo default.
+- Real Voucherify (``VOUCHERIFY_API_URL`` set): no sandbox, no demo users, and every secret must
+  come from the environment; a missing one stops the start with a message naming it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+PORT = env.int("PORT", default=8000)
+
+VOUCHERIFY_API_URL = env.str("VOUCHERIFY_API_URL", default="").rstrip("/")
+SANDBOX_MODE = not VOUCHERIFY_API_URL
+
+# Documented demo defaults; only ever used with the built-in sandbox.
+SANDBOX_DEFAULTS = {
+    "DJANGO_SECRET_KEY": "sandbox-demo-only-not-secret-3c9f7a1e0b5d4c2a8e6f",
+    "VOUCHERIFY_APP_ID": "sandbox-app-id",
+    "VOUCHERIFY_APP_TOKEN": "sandbox-app-token",
+}
+
+
+def _secret(name: str) -> str:
+    """A secret from the environment; outside the sandbox demo it has no default."""
+    value = env.str(name, default="")
+    if value:
+        return value
+    if SANDBOX_MODE:
+        return SANDBOX_DEFAULTS[name]
+    raise ImproperlyConfigured(
+        f"{name} is not set. It is required when VOUCHERIFY_API_URL points at a real Voucherify project."
+    )
+
+
+SECRET_KEY = _secret("DJANGO_SECRET_KEY")
+VOUCHERIFY_APP_ID = _secret("VOUCHERIFY_APP_ID")
+VOUCHERIFY_APP_TOKEN = _secret("VOUCHERIFY_APP_TOKEN")
+if SANDBOX_MODE:
+    # The dashboard talks to its own sandbox in-process (see customers_app.services.inprocess),
+    # so the URL only names it; /sandbox/ is also served over HTTP for SDKs and other clients.
+    VOUCHERIFY_API_URL = f"http://127.0.0.1:{PORT}/sandbox"
+VOUCHERIFY_IN_PROCESS = SANDBOX_MODE and env.bool("VOUCHERIFY_IN_PROCESS", default=True)
+VOUCHERIFY_CONNECT_TIMEOUT = env.float("VOUCHERIFY_CONNECT_TIMEOUT", default=3.05)
+VOUCHERIFY_READ_TIMEOUT = env.float("VOUCHERIFY_READ_TIMEOUT", default=10.0)
+# A page never waits on Voucherify longer than this in total, retries included.
+VOUCHERIFY_TOTAL_TIMEOUT = env.float("VOUCHERIFY_TOTAL_TIMEOUT", default=15.0)
+VOUCHERIFY_MAX_RETRIES = env.int("VOUCHERIFY_MAX_RETRIES", default=2)
+
+DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="demo-password") if SANDBOX_MODE else ""
+SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.humanize",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "customers_app",
+]
+if SANDBOX_MODE:
+    INSTALLED_APPS.append("sandbox")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "customers_app.middleware.UpstreamErrorMiddleware",
+]
+
+ROOT_URLCONF = "dashboard.urls"
+WSGI_APPLICATION = "dashboard.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "customers_app.context_processors.dashboard",
+            ],
+        },
+    },
+]
+
+SQLITE_OPTIONS = {
+    # WAL lets readers and one writer work at once; IMMEDIATE + a busy timeout make concurrent
+    # writers wait for each other instead of failing with "database is locked".
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
+
+
+def _database(var: str, default_file: str) -> dict:
+    config = env.db_url(var, default=f"sqlite:///{VAR_DIR / default_file}")
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
+    else:
+        config.setdefault("CONN_MAX_AGE", 60)
+        config.setdefault("CONN_HEALTH_CHECKS", True)
+    return config
+
+
+DATABASES = {"default": _database("DATABASE_URL", "dashboard.sqlite3")}
+if SANDBOX_MODE:
+    # The sandbox keeps its customers in a database of its own, so the dashboard's code can only
+    # reach customer data through the API.
+    DATABASES["sandbox"] = _database("SANDBOX_DATABASE_URL", "sandbox.sqlite3")
+    DATABASE_ROUTERS = ["sandbox.routers.SandboxRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://dashboard")}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "customers:list"
+LOGOUT_REDIRECT_URL = "login"
+
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=8 * 60 * 60)
+SESSION_SAVE_EVERY_REQUEST = True  # the age above counts from the last request: an idle timeout
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=VAR_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# Content-Security-Policy (Django 6): our own scripts with nonces only, no inline, no eval.
+from django.utils.csp import CSP  # noqa: E402
+
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.SELF],
+    "object-src": [CSP.NONE],
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Production hardening; the SSL redirect can be turned off behind a TLS-terminating proxy.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG and not SANDBOX_MODE)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG and not SANDBOX_MODE)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG or SANDBOX_MODE else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 11 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "customers_app": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        "sandbox": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    },
+}

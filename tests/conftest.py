@@ -1,0 +1,140 @@
+"""Shared fixtures: the sandbox behind a real server, a client for it, and logged-in users per role."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SANDBOX_CUSTOMERS = 300
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class SandboxServer:
+    """The whole product in sandbox mode, served by gunicorn like `make run` does."""
+
+    url: str  # the dashboard, e.g. http://127.0.0.1:PORT
+    base_url: str  # the sandbox API, url + "/sandbox"
+    app_id: str
+    app_token: str
+    demo_password: str
+    log_path: Path
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-App-Id": self.app_id, "X-App-Token": self.app_token}
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        """A direct call to the sandbox API: the reference the dashboard is compared with."""
+        return requests.request(method, self.base_url + path, headers=self.headers, timeout=30, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory) -> SandboxServer:
+    workdir = tmp_path_factory.mktemp("sandbox-server")
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("VOUCHERIFY_", "DJANGO_", "DATABASE_URL", "SANDBOX_", "CACHE_URL"))
+    }
+    env.update(
+        PORT=str(port),
+        DJANGO_DEBUG="false",
+        DATABASE_URL=f"sqlite:///{workdir / 'dashboard.sqlite3'}",
+        SANDBOX_DATABASE_URL=f"sqlite:///{workdir / 'sandbox.sqlite3'}",
+        DJANGO_STATIC_ROOT=str(workdir / "static"),
+        DEMO_PASSWORD="demo-password-for-tests",
+        PYTHONUNBUFFERED="1",
+    )
+    python = sys.executable
+    subprocess.run(
+        [python, "manage.py", "prepare_dashboard", "--customers", str(SANDBOX_CUSTOMERS)],
+        cwd=ROOT, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    log_path = workdir / "gunicorn.log"
+    log = log_path.open("wb")
+    gunicorn = Path(python).with_name("gunicorn")
+    process = subprocess.Popen(
+        [str(gunicorn), "dashboard.wsgi", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
+         "--workers", "2", "--threads", "8", "--timeout", "60"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    server = SandboxServer(
+        url=f"http://127.0.0.1:{port}",
+        base_url=f"http://127.0.0.1:{port}/sandbox",
+        app_id="sandbox-app-id",
+        app_token="sandbox-app-token",
+        demo_password=env["DEMO_PASSWORD"],
+        log_path=log_path,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if server.api("GET", "/v1/customers", params={"limit": 1}).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("The sandbox server did not start:\n" + log_path.read_text()[-4000:])
+        time.sleep(0.2)
+    yield server
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture
+def use_sandbox_server(settings, sandbox_server):
+    """Points the dashboard under test at the sandbox server over real HTTP."""
+    settings.VOUCHERIFY_API_URL = sandbox_server.base_url
+    settings.VOUCHERIFY_APP_ID = sandbox_server.app_id
+    settings.VOUCHERIFY_APP_TOKEN = sandbox_server.app_token
+    settings.VOUCHERIFY_IN_PROCESS = False
+    return sandbox_server
+
+
+@pytest.fixture
+def login_as(db, client):
+    """Logs the test client in as a fresh user with the given role (support, marketer, admin)."""
+    from customers_app.management.commands.dashboard_user import set_user_role
+
+    def login(role: str, username: str | None = None):
+        user, _ = set_user_role(username or f"{role}-user", role, "a-long-test-password")
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def support_client(login_as):
+    return login_as("support")
+
+
+@pytest.fixture
+def marketer_client(login_as):
+    return login_as("marketer")
+
+
+@pytest.fixture
+def admin_role_client(login_as):
+    return login_as("admin")
