@@ -43,6 +43,15 @@ class SandboxServer:
         return requests.request(method, self.base_url + path, headers=self.headers, timeout=30, **kwargs)
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_files(settings):
+    """Tests render templates without running collectstatic first."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture(scope="session")
 def sandbox_server(tmp_path_factory) -> SandboxServer:
     workdir = tmp_path_factory.mktemp("sandbox-server")
