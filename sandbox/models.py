@@ -1,0 +1,133 @@
+"""Tables of the Voucherify sandbox: customers, segments, activity, redeemables and async actions."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Customer(models.Model):
+    """A customer; ``email_lower``/``city_lower`` back the case-insensitive list filters."""
+
+    id = models.CharField(primary_key=True, max_length=40)
+    source_id = models.CharField(max_length=500, unique=True, null=True)
+    name = models.CharField(max_length=500, null=True)
+    description = models.TextField(null=True)
+    email = models.CharField(max_length=500, null=True)
+    email_lower = models.CharField(max_length=500, null=True, db_index=True)
+    phone = models.CharField(max_length=100, null=True)
+    birthdate = models.DateField(null=True)
+    address = models.JSONField(null=True)
+    city_lower = models.CharField(max_length=200, null=True, db_index=True)
+    metadata = models.JSONField(default=dict)
+    system_metadata = models.JSONField(default=dict)
+    summary = models.JSONField(null=True)
+    loyalty = models.JSONField(null=True)
+    referrals = models.JSONField(null=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="cust_created_idx"),
+            models.Index(fields=["updated_at", "id"], name="cust_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class Segment(models.Model):
+    """A segment: ``static`` members are stored; ``auto-update`` members follow ``filter``."""
+
+    STATIC = "static"
+    AUTO_UPDATE = "auto-update"
+
+    id = models.CharField(primary_key=True, max_length=40)
+    name = models.CharField(max_length=200)
+    type = models.CharField(max_length=20)
+    filter = models.JSONField(null=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentMembership(models.Model):
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "customer"], name="uniq_segment_member")]
+        indexes = [models.Index(fields=["customer", "segment"], name="member_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} ∋ {self.customer_id}"
+
+
+class CustomerEvent(models.Model):
+    """One activity entry; ``customer_id`` is no foreign key so ``customer.deleted`` outlives the row."""
+
+    id = models.CharField(primary_key=True, max_length=40)
+    customer_id = models.CharField(max_length=40)
+    type = models.CharField(max_length=80)
+    category = models.CharField(max_length=10, default="ACTION")
+    campaign_id = models.CharField(max_length=40, null=True)
+    campaign_type = models.CharField(max_length=30, null=True)
+    data = models.JSONField(default=dict)
+    group_id = models.CharField(max_length=40)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["customer_id", "created_at", "id"], name="event_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class RedeemableHolder(models.Model):
+    """A voucher, gift card or loyalty card held by a customer; ``voucher`` is the served object."""
+
+    id = models.CharField(primary_key=True, max_length=40)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="redeemables")
+    created_at = models.DateTimeField()
+    redeemable_id = models.CharField(max_length=40)
+    redeemable_object = models.CharField(max_length=20, default="voucher")
+    holder_role = models.CharField(max_length=10, default="OWNER")
+    campaign_id = models.CharField(max_length=40, null=True)
+    campaign_type = models.CharField(max_length=30, null=True)
+    voucher_type = models.CharField(max_length=30)
+    status = models.CharField(max_length=20, default="ACTIVE")
+    voucher = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["customer", "id"], name="holder_customer_idx")]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class AsyncAction(models.Model):
+    ENQUEUED = "ENQUEUED"
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+    id = models.CharField(primary_key=True, max_length=40)
+    type = models.CharField(max_length=40)
+    status = models.CharField(max_length=20, default=ENQUEUED)
+    operation_status = models.CharField(max_length=20, default="UNKNOWN")
+    progress = models.IntegerField(default=0)
+    processing_time = models.IntegerField(default=0)
+    request_id = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    result = models.JSONField(null=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at", "id"], name="aa_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"

@@ -1,0 +1,1 @@
+"""Views of the sandbox API, one module per resource."""

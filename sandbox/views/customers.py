@@ -1,0 +1,129 @@
+"""Customer CRUD, listing and permanent deletion."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.http import HttpResponse, JsonResponse
+
+from sandbox.api import api_view, choice_param, datetime_param, int_param, iso, json_body, new_id, now
+from sandbox.models import Customer, CustomerEvent, RedeemableHolder, SegmentMembership
+from sandbox.routers import SANDBOX_DB
+from sandbox.services import (
+    clean_customer,
+    customer_json,
+    get_customer,
+    record_event,
+    snapshot,
+    update_customer,
+    upsert_customer,
+)
+
+LIST_ORDERS = ("created_at", "-created_at", "updated_at", "-updated_at", "source_id", "-source_id")
+
+
+def list_customers(params) -> dict:
+    """One page of customers.
+
+    Filters: ``email`` and ``city`` match exactly but case-insensitively, ``name`` is a
+    case-insensitive substring, ``segment_id`` is membership, and ``created_at``/``updated_at``
+    ``[before]``/``[after]`` are exclusive bounds. ``total`` counts every match regardless of page
+    and cursor. ``starting_after`` is a ``created_at`` cursor: rows created after it for the
+    ascending ``created_at``/``updated_at`` orders, rows created before it otherwise. Ties are broken
+    by id so pages never repeat or skip rows.
+    """
+    limit = int_param(params, "limit", 1, 100, 10)
+    page = int_param(params, "page", 1, 99, 1)
+    order = choice_param(params, "order", LIST_ORDERS, "-created_at")
+    rows = Customer.objects.all()
+    if params.get("email"):
+        rows = rows.filter(email_lower=params["email"].lower())
+    if params.get("city"):
+        rows = rows.filter(city_lower=params["city"].lower())
+    if params.get("name"):
+        rows = rows.filter(name__icontains=params["name"])
+    if params.get("segment_id"):
+        rows = rows.filter(memberships__segment_id=params["segment_id"])
+    for field in ("created_at", "updated_at"):
+        before = datetime_param(params, f"{field}[before]")
+        after = datetime_param(params, f"{field}[after]")
+        if before is not None:
+            rows = rows.filter(**{f"{field}__lt": before})
+        if after is not None:
+            rows = rows.filter(**{f"{field}__gt": after})
+    total = rows.count()
+    cursor = datetime_param(params, "starting_after")
+    if cursor is not None:
+        ascending = order in ("created_at", "updated_at")
+        rows = rows.filter(**{f"created_at__{'gt' if ascending else 'lt'}": cursor})
+    tie = "-id" if order.startswith("-") else "id"
+    offset = (page - 1) * limit
+    found = list(rows.order_by(order, tie)[offset : offset + limit + 1])
+    return {
+        "object": "list",
+        "data_ref": "customers",
+        "customers": [customer_json(c) for c in found[:limit]],
+        "total": total,
+        "has_more": len(found) > limit,
+    }
+
+
+@api_view("GET", "POST")
+def customers(request):
+    if request.method == "GET":
+        return JsonResponse(list_customers(request.GET))
+    fields = clean_customer(json_body(request), with_ids=True)
+    with transaction.atomic(using=SANDBOX_DB):
+        customer, _ = upsert_customer(fields, group_id=request.voucherify_request_id)
+    return JsonResponse(customer_json(customer))
+
+
+@api_view("GET", "PUT", "DELETE")
+def customer_detail(request, customer_id: str):
+    if request.method == "GET":
+        return JsonResponse(customer_json(get_customer(customer_id)))
+    if request.method == "PUT":
+        fields = clean_customer(json_body(request), with_ids=False)
+        with transaction.atomic(using=SANDBOX_DB):
+            customer = get_customer(customer_id)
+            update_customer(customer, fields, group_id=request.voucherify_request_id)
+        return JsonResponse(customer_json(customer))
+    with transaction.atomic(using=SANDBOX_DB):
+        customer = get_customer(customer_id)
+        record_event(
+            customer, "customer.deleted", {"customer": snapshot(customer)}, request.voucherify_request_id
+        )
+        customer.delete()
+    response = HttpResponse(status=204)
+    del response["Content-Type"]
+    return response
+
+
+@api_view("POST")
+def permanent_deletion(request, customer_id: str):
+    """Removes the customer with its activity, redeemables and segment memberships, and says how many."""
+    with transaction.atomic(using=SANDBOX_DB):
+        customer = get_customer(customer_id)
+        deleted_id = customer.id
+        events, _ = CustomerEvent.objects.filter(customer_id=customer.id).delete()
+        segments, _ = SegmentMembership.objects.filter(customer=customer).delete()
+        RedeemableHolder.objects.filter(customer=customer).delete()
+        customer.delete()
+    return JsonResponse(
+        {
+            "id": new_id("del_"),
+            "created_at": iso(now()),
+            "related_object_id": deleted_id,
+            "related_object": "customer",
+            "status": "DONE",
+            "data_json": {
+                "events": events,
+                "customer_events": events,
+                "daily_events": 0,
+                "segments": segments,
+                "orders": 0,
+                "order_events": 0,
+                "customer": 1,
+            },
+            "object": "pernament_deletion",
+        }
+    )
