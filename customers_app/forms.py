@@ -38,7 +38,9 @@ class ApiDateField(forms.CharField):
         kwargs.setdefault("required", False)
         kwargs.setdefault("max_length", 40)
         kwargs.setdefault("help_text", "YYYY-MM-DD or 2025-06-01T10:00:00Z")
-        kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "YYYY-MM-DD", "inputmode": "numeric"}))
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"placeholder": "YYYY-MM-DD", "inputmode": "numeric"})
+        )
         super().__init__(**kwargs)
 
     def clean(self, value):

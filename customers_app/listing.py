@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 
 from django.http import QueryDict
 
 from .forms import CURSOR_ORDERS, MAX_PAGE, CustomerFilterForm
 from .services.customers import customer_list
-from .types import CustomerPage
+from .types import Customer, CustomerPage, format_api_datetime
 
 REVERSED_ORDER = {"": "created_at", "-created_at": "created_at", "created_at": "-created_at"}
 
 
-def api_timestamp(value: datetime) -> str:
-    """A date-time the way Voucherify writes it: UTC with milliseconds and a ``Z``."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def created_cursor(customer: Customer) -> str:
+    """A ``starting_after`` cursor at this customer: its ``created_at`` exactly as the API wrote it."""
+    return customer.raw.get("created_at") or format_api_datetime(customer.created_at)
 
 
 @dataclass
@@ -82,17 +81,19 @@ def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> CustomerL
         listing = CustomerListing(result=result, page=None, limit=limit)
         if result.customers:
             if result.has_more:
-                listing.previous_url = _url(base, ending_before=api_timestamp(result.customers[0].created_at))
-            listing.next_url = _url(base, starting_after=api_timestamp(result.customers[-1].created_at))
+                listing.previous_url = _url(base, ending_before=created_cursor(result.customers[0]))
+            listing.next_url = _url(base, starting_after=created_cursor(result.customers[-1]))
         return listing
 
     if data["starting_after"]:
-        result = customer_list(**filters, order=order or None, limit=limit, starting_after=data["starting_after"])
+        result = customer_list(
+            **filters, order=order or None, limit=limit, starting_after=data["starting_after"]
+        )
         listing = CustomerListing(result=result, page=None, limit=limit)
         if result.customers:
-            listing.previous_url = _url(base, ending_before=api_timestamp(result.customers[0].created_at))
+            listing.previous_url = _url(base, ending_before=created_cursor(result.customers[0]))
             if result.has_more:
-                listing.next_url = _url(base, starting_after=api_timestamp(result.customers[-1].created_at))
+                listing.next_url = _url(base, starting_after=created_cursor(result.customers[-1]))
         return listing
 
     result = customer_list(**filters, order=order or None, limit=limit, page=page_number)
@@ -102,8 +103,13 @@ def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> CustomerL
         listing.previous_url = _url(base, page=page_number - 1)
     if page_number < last_page:
         listing.next_url = _url(base, page=page_number + 1)
-    elif page_number == MAX_PAGE and result.total > MAX_PAGE * limit and order in CURSOR_ORDERS and result.customers:
-        listing.next_url = _url(base, starting_after=api_timestamp(result.customers[-1].created_at))
+    elif (
+        page_number == MAX_PAGE
+        and result.total > MAX_PAGE * limit
+        and order in CURSOR_ORDERS
+        and result.customers
+    ):
+        listing.next_url = _url(base, starting_after=created_cursor(result.customers[-1]))
     shown = sorted({1, last_page, *range(max(1, page_number - 2), min(last_page, page_number + 2) + 1)})
     previous = 0
     for number in shown:

@@ -15,7 +15,11 @@ def describe_upstream_error(exc: VoucherifyError) -> tuple[int, str, str]:
     """The status to answer with, a headline and what the user can do, for one upstream failure."""
     if isinstance(exc, RateLimited):
         wait = f"in about {exc.retry_after:.0f} seconds" if exc.retry_after else "in a minute"
-        return 429, "Voucherify is rate limiting this dashboard", f"Too many requests were sent. Try again {wait}."
+        return (
+            429,
+            "Voucherify is rate limiting this dashboard",
+            f"Too many requests were sent. Try again {wait}.",
+        )
     if isinstance(exc, AuthError):
         return (
             502,
@@ -33,7 +37,11 @@ def describe_upstream_error(exc: VoucherifyError) -> tuple[int, str, str]:
         )
     if isinstance(exc, Unavailable):
         status = 503 if exc.status == 503 else 502
-        return status, "Voucherify is unavailable", "Voucherify could not be reached or gave an unusable answer. Try again in a moment."
+        return (
+            status,
+            "Voucherify is unavailable",
+            "Voucherify could not be reached or gave an unusable answer. Try again in a moment.",
+        )
     if isinstance(exc, RequestError):
         return 502, "Voucherify refused the request", exc.message or "Voucherify refused the request."
     return 502, "Voucherify failed", "Something went wrong talking to Voucherify. Try again in a moment."
@@ -52,7 +60,9 @@ class UpstreamErrorMiddleware:
         status, headline, advice = describe_upstream_error(exception)
         logger.warning(
             "upstream failure shown to user: %s status=%s request_id=%s",
-            type(exception).__name__, exception.status, exception.request_id,
+            type(exception).__name__,
+            exception.status,
+            exception.request_id,
         )
         context = {"headline": headline, "advice": advice, "error": exception, "status": status}
         htmx = getattr(request, "htmx", None)

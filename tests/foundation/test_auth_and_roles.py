@@ -6,7 +6,18 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from customers_app.roles import ADD, BULK_UPDATE, CHANGE, DELETE, ERASE, EXPORT, IMPORT, VIEW, VIEW_AUDIT, perm
+from customers_app.roles import (
+    ADD,
+    BULK_UPDATE,
+    CHANGE,
+    DELETE,
+    ERASE,
+    EXPORT,
+    IMPORT,
+    VIEW,
+    VIEW_AUDIT,
+    perm,
+)
 
 pytestmark = pytest.mark.django_db
 

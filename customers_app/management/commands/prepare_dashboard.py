@@ -15,7 +15,9 @@ class Command(BaseCommand):
     help = "Apply migrations, collect static files and, with the sandbox, seed it and create demo users."
 
     def add_arguments(self, parser):
-        parser.add_argument("--customers", type=int, default=DEMO_CUSTOMERS, help="Sandbox customers to seed the first time.")
+        parser.add_argument(
+            "--customers", type=int, default=DEMO_CUSTOMERS, help="Sandbox customers to seed the first time."
+        )
 
     def handle(self, *args, customers, **options):
         call_command("migrate", interactive=False, verbosity=0)
