@@ -147,7 +147,7 @@ def customer_activity_list(
     limit: int = 10,
     starting_after_id: str | None = None,
     category: str | None = None,
-    type: str | None = None,  # noqa: A002 - the API's parameter name
+    type: str | None = None,  # the API's parameter name
     campaign_id: str | None = None,
     campaign_type: str | None = None,
     start_date: DateLike | None = None,

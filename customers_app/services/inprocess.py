@@ -51,9 +51,7 @@ class InProcessAdapter(BaseAdapter):
         super().__init__()
         self.app = app or NestedWSGIHandler()
 
-    def send(
-        self, request: PreparedRequest, stream=False, timeout=None, verify=True, cert=None, proxies=None
-    ):
+    def send(self, request: PreparedRequest, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         captured: dict = {}
 
         def start_response(status, headers, exc_info=None):

@@ -230,9 +230,7 @@ class VoucherifyClient:
 
     def _new_session(self) -> requests.Session:
         session = requests.Session()
-        session.headers.update(
-            {"X-App-Id": self.app_id, "X-App-Token": self.app_token, "Accept": "application/json"}
-        )
+        session.headers.update({"X-App-Id": self.app_id, "X-App-Token": self.app_token, "Accept": "application/json"})
         if self.in_process:
             from customers_app.services.inprocess import InProcessAdapter
 

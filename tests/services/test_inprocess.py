@@ -75,9 +75,7 @@ def in_process(settings):
 
 @pytest.mark.django_db(databases=["default", "sandbox"])
 def test_a_customer_created_in_process_can_be_read_back(in_process):
-    created = customer_create(
-        data={"source_id": "in-process/1 ?&#", "name": "Local", "email": "local@example.com"}
-    )
+    created = customer_create(data={"source_id": "in-process/1 ?&#", "name": "Local", "email": "local@example.com"})
 
     assert customer_get(customer_id="in-process/1 ?&#") == created
     assert customer_update(customer_id=created.id, changes={"name": "Changed"}).name == "Changed"

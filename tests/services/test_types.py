@@ -46,10 +46,7 @@ def test_timestamps_parse_to_aware_datetimes(text, expected):
 
 def test_api_datetime_format_is_utc_with_milliseconds():
     warsaw = timezone(timedelta(hours=2))
-    assert (
-        format_api_datetime(datetime(2024, 5, 6, 9, 8, 9, 123999, tzinfo=warsaw))
-        == "2024-05-06T07:08:09.123Z"
-    )
+    assert format_api_datetime(datetime(2024, 5, 6, 9, 8, 9, 123999, tzinfo=warsaw)) == "2024-05-06T07:08:09.123Z"
     assert format_api_datetime(datetime(2024, 5, 6, 7, 8, 9)) == "2024-05-06T07:08:09.000Z"
     assert format_api_datetime(date(2024, 5, 6)) == "2024-05-06"
 
@@ -112,9 +109,7 @@ def test_redeemables_from_the_contract_example():
 
 def test_async_action_and_permanent_deletion_from_the_contract_examples():
     action = AsyncAction.from_api(example("/v1/async-actions/{asyncActionId}"))
-    deletion = PermanentDeletion.from_api(
-        example("/v1/customers/{customerId}/permanent-deletion", method="post")
-    )
+    deletion = PermanentDeletion.from_api(example("/v1/customers/{customerId}/permanent-deletion", method="post"))
 
     assert action.id.startswith("aa_")
     assert action.is_finished == (action.status in {"DONE", "FAILED"})

@@ -194,9 +194,7 @@ def test_a_200_that_is_not_json_is_unavailable(httpserver):
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_bad_credentials_raise_auth_error(httpserver, status):
-    httpserver.expect_request("/v1/customers").respond_with_json(
-        error_body(status, "unauthorized"), status=status
-    )
+    httpserver.expect_request("/v1/customers").respond_with_json(error_body(status, "unauthorized"), status=status)
 
     with pytest.raises(AuthError) as caught:
         make_client(httpserver).get("/v1/customers")
