@@ -38,17 +38,14 @@ class ApiDateField(forms.CharField):
         kwargs.setdefault("required", False)
         kwargs.setdefault("max_length", 40)
         kwargs.setdefault("help_text", "YYYY-MM-DD or 2025-06-01T10:00:00Z")
-        kwargs.setdefault(
-            "widget", forms.TextInput(attrs={"placeholder": "YYYY-MM-DD", "inputmode": "numeric"})
-        )
+        kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "YYYY-MM-DD", "inputmode": "numeric"}))
         super().__init__(**kwargs)
 
     def clean(self, value):
         value = super().clean(value).strip()
         if value and parse_api_date(value) is None:
             raise forms.ValidationError(
-                "“%(value)s” is not a date. Use YYYY-MM-DD or an ISO 8601 date-time such as "
-                "2025-06-01T10:00:00Z.",
+                "“%(value)s” is not a date. Use YYYY-MM-DD or an ISO 8601 date-time such as 2025-06-01T10:00:00Z.",
                 params={"value": value},
             )
         return value
@@ -69,7 +66,7 @@ class CustomerFilterForm(forms.Form):
     limit = forms.TypedChoiceField(
         required=False,
         coerce=int,
-        empty_value=25,
+        empty_value=None,
         choices=[(str(n), str(n)) for n in PAGE_SIZES],
         label="Per page",
         error_messages={"invalid_choice": "Choose 10, 25, 50 or 100 customers per page."},
@@ -92,8 +89,13 @@ class CustomerFilterForm(forms.Form):
         "created_at_after", "created_at_before", "updated_at_after", "updated_at_before",
     )  # fmt: skip
 
-    def __init__(self, *args, segments=(), **kwargs):
-        super().__init__(*args, **kwargs)
+    DEFAULT_LIMIT = 25
+
+    def __init__(self, data=None, *, segments=(), **kwargs):
+        if data is not None and not data.get("limit"):
+            data = data.copy()
+            data["limit"] = str(self.DEFAULT_LIMIT)  # so the page-size menu shows what is used
+        super().__init__(data, **kwargs)
         self.fields["segment_id"].choices = [("", "Any segment")] + [(s.id, s.name) for s in segments]
         self.segment_names = {s.id: s.name for s in segments}
         # The segment list may be unavailable; a shared URL's segment must still validate.

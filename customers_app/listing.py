@@ -67,7 +67,7 @@ def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> CustomerL
     data = form.cleaned_data
     filters = {name: data[name] or None for name in CustomerFilterForm.FILTER_FIELDS}
     order = data["order"] or ""
-    limit = data["limit"] or 25
+    limit = data["limit"] or CustomerFilterForm.DEFAULT_LIMIT
     page_number = data["page"] or 1
     base = query.copy()
 
@@ -86,9 +86,7 @@ def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> CustomerL
         return listing
 
     if data["starting_after"]:
-        result = customer_list(
-            **filters, order=order or None, limit=limit, starting_after=data["starting_after"]
-        )
+        result = customer_list(**filters, order=order or None, limit=limit, starting_after=data["starting_after"])
         listing = CustomerListing(result=result, page=None, limit=limit)
         if result.customers:
             listing.previous_url = _url(base, ending_before=created_cursor(result.customers[0]))
@@ -103,12 +101,7 @@ def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> CustomerL
         listing.previous_url = _url(base, page=page_number - 1)
     if page_number < last_page:
         listing.next_url = _url(base, page=page_number + 1)
-    elif (
-        page_number == MAX_PAGE
-        and result.total > MAX_PAGE * limit
-        and order in CURSOR_ORDERS
-        and result.customers
-    ):
+    elif page_number == MAX_PAGE and result.total > MAX_PAGE * limit and order in CURSOR_ORDERS and result.customers:
         listing.next_url = _url(base, starting_after=created_cursor(result.customers[-1]))
     shown = sorted({1, last_page, *range(max(1, page_number - 2), min(last_page, page_number + 2) + 1)})
     previous = 0

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-SANDBOX_CUSTOMERS = 300
+SANDBOX_CUSTOMERS = 1000  # enough to page past page 99 at 10 per page
 
 
 def free_port() -> int:

@@ -18,4 +18,5 @@ class Command(BaseCommand):
             raise CommandError("Demo users exist only with the built-in sandbox (VOUCHERIFY_API_URL is set).")
         for role in ROLE_GROUPS:
             set_user_role(role, role, settings.DEMO_PASSWORD)
-        self.stdout.write(f"Demo users: {', '.join(ROLE_GROUPS)} (password: the DEMO_PASSWORD setting).")
+        if options["verbosity"]:
+            self.stdout.write(f"Demo users: {', '.join(ROLE_GROUPS)} (password: the DEMO_PASSWORD setting).")
