@@ -52,6 +52,16 @@ def _plain_static_files(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached upstream answers (segment names) must not leak from one test's upstream into another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def sandbox_server(tmp_path_factory) -> SandboxServer:
     workdir = tmp_path_factory.mktemp("sandbox-server")
