@@ -285,9 +285,7 @@ class Seeder:
             email=email,
             email_lower=email.lower(),
             phone=f"{dial} {_pattern(rng, '### ### ###')}" if rng.random() < 0.8 else None,
-            birthdate=date(1950, 1, 1) + timedelta(days=rng.randrange(20000))
-            if rng.random() < 0.85
-            else None,
+            birthdate=date(1950, 1, 1) + timedelta(days=rng.randrange(20000)) if rng.random() < 0.85 else None,
             address=address,
             city_lower=city.lower() if address else None,
             metadata=metadata,
@@ -299,38 +297,29 @@ class Seeder:
         self.fill_summary(customer, holders)
         events = [self.event(customer, "customer.created", created_at, {"customer": snapshot(customer)})]
         if updated_at > created_at:
-            events.append(
-                self.event(customer, "customer.updated", updated_at, {"customer": snapshot(customer)})
-            )
+            events.append(self.event(customer, "customer.updated", updated_at, {"customer": snapshot(customer)}))
         memberships = []
         document = customer_json(customer)
         for segment in self.segments:
             member = matches(segment.filter, document) if segment.filter else rng.random() < 0.05
             if member:
-                memberships.append(
-                    SegmentMembership(segment=segment, customer=customer, created_at=created_at)
-                )
+                memberships.append(SegmentMembership(segment=segment, customer=customer, created_at=created_at))
                 data = {"customer": snapshot(customer), "segment": simple_segment(segment)}
-                events.append(self.event(customer, "customer.segment.entered", created_at, data))
+                entered = created_at + timedelta(milliseconds=1)  # right after customer.created
+                events.append(self.event(customer, "customer.segment.entered", entered, data))
         for holder in holders:
             voucher = {"id": holder.redeemable_id, "code": holder.voucher["code"], "object": "voucher"}
             data = {"customer": snapshot(customer), "voucher": voucher}
             extra = {"campaign_id": holder.campaign_id, "campaign_type": holder.campaign_type}
-            events.append(
-                self.event(customer, "customer.publication.succeeded", holder.created_at, data, **extra)
-            )
+            events.append(self.event(customer, "customer.publication.succeeded", holder.created_at, data, **extra))
             if holder.status in ("USED", "NO_BALANCE") or holder.voucher_type == "LOYALTY_CARD":
                 moment = _ms(holder.created_at + (HISTORY_END - holder.created_at) * rng.random())
                 events.append(
-                    self.event(
-                        customer, "customer.redemption.succeeded", moment, data, category="EFFECT", **extra
-                    )
+                    self.event(customer, "customer.redemption.succeeded", moment, data, category="EFFECT", **extra)
                 )
         return customer, memberships, events, holders
 
-    def event(
-        self, customer: Customer, event_type: str, moment: datetime, data: dict, **extra
-    ) -> CustomerEvent:
+    def event(self, customer: Customer, event_type: str, moment: datetime, data: dict, **extra) -> CustomerEvent:
         return CustomerEvent(
             id=f"evcus_{self.rng.getrandbits(96):024x}",
             customer_id=customer.id,
@@ -346,9 +335,7 @@ class Seeder:
         holders = []
         if rng.random() > 0.75:
             return holders
-        for campaign_id, name, campaign_type, voucher_type, prefix in rng.sample(
-            self.campaigns, rng.randint(1, 3)
-        ):
+        for campaign_id, name, campaign_type, voucher_type, prefix in rng.sample(self.campaigns, rng.randint(1, 3)):
             created_at = _ms(customer.created_at + (HISTORY_END - customer.created_at) * rng.random() * 0.5)
             voucher = {
                 "id": new_id("v_", rng),
