@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from django import forms
+from django.http import QueryDict
 from django.utils.dateparse import parse_date, parse_datetime
 
 ORDER_CHOICES = [
@@ -20,6 +21,17 @@ VALID_ORDERS = {value for value, _ in ORDER_CHOICES} | {"-created_at"}
 CURSOR_ORDERS = {"", "-created_at", "created_at"}  # starting_after is a created_at cursor
 PAGE_SIZES = [10, 25, 50, 100]
 MAX_PAGE = 99  # Voucherify's page parameter stops here; past it the list continues by cursor
+
+
+def list_url(base: QueryDict, *, without=(), **changes) -> str:
+    """The list's URL with these changes; empty values and the old position are left out."""
+    query = QueryDict(mutable=True)
+    for key, value in base.items():
+        if value and key not in {"page", "starting_after", "ending_before", *without}:
+            query[key] = value
+    for key, value in changes.items():
+        query[key] = str(value)
+    return "?" + query.urlencode()
 
 
 def parse_api_date(value: str) -> date | datetime | None:
@@ -108,11 +120,8 @@ class CustomerFilterForm(forms.Form):
         for name in self.FILTER_FIELDS:
             value = self.cleaned_data.get(name)
             if value:
-                query = self.data.copy()
-                for key in (name, "page", "starting_after", "ending_before"):
-                    query.pop(key, None)
                 shown = self.segment_names.get(value, value) if name == "segment_id" else value
-                chips.append((self.fields[name].label, shown, "?" + query.urlencode()))
+                chips.append((self.fields[name].label, shown, list_url(self.data, without=[name])))
         return chips
 
     def clean_order(self):

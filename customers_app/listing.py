@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from django.http import QueryDict
 
-from .forms import CURSOR_ORDERS, MAX_PAGE, CustomerFilterForm
+from .forms import CURSOR_ORDERS, MAX_PAGE, CustomerFilterForm, list_url
 from .services.customers import customer_list
 from .types import Customer, CustomerPage, format_api_datetime
 
@@ -50,15 +50,6 @@ class CustomerListing:
         return self.first_row + len(self.customers) - 1 if self.page else None
 
 
-def _url(base: QueryDict, **changes) -> str:
-    query = base.copy()
-    for key in ("page", "starting_after", "ending_before"):
-        query.pop(key, None)
-    for key, value in changes.items():
-        query[key] = str(value)
-    return "?" + query.urlencode()
-
-
 def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> CustomerListing:
     """Fetches the page the (valid) filter form asks for and works out its neighbours.
 
@@ -81,33 +72,33 @@ def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> CustomerL
         listing = CustomerListing(result=result, page=None, limit=limit)
         if result.customers:
             if result.has_more:
-                listing.previous_url = _url(base, ending_before=created_cursor(result.customers[0]))
-            listing.next_url = _url(base, starting_after=created_cursor(result.customers[-1]))
+                listing.previous_url = list_url(base, ending_before=created_cursor(result.customers[0]))
+            listing.next_url = list_url(base, starting_after=created_cursor(result.customers[-1]))
         return listing
 
     if data["starting_after"]:
         result = customer_list(**filters, order=order or None, limit=limit, starting_after=data["starting_after"])
         listing = CustomerListing(result=result, page=None, limit=limit)
         if result.customers:
-            listing.previous_url = _url(base, ending_before=created_cursor(result.customers[0]))
+            listing.previous_url = list_url(base, ending_before=created_cursor(result.customers[0]))
             if result.has_more:
-                listing.next_url = _url(base, starting_after=created_cursor(result.customers[-1]))
+                listing.next_url = list_url(base, starting_after=created_cursor(result.customers[-1]))
         return listing
 
     result = customer_list(**filters, order=order or None, limit=limit, page=page_number)
     listing = CustomerListing(result=result, page=page_number, limit=limit)
     last_page = min(MAX_PAGE, max(1, math.ceil(result.total / limit)))
     if page_number > 1:
-        listing.previous_url = _url(base, page=page_number - 1)
+        listing.previous_url = list_url(base, page=page_number - 1)
     if page_number < last_page:
-        listing.next_url = _url(base, page=page_number + 1)
+        listing.next_url = list_url(base, page=page_number + 1)
     elif page_number == MAX_PAGE and result.total > MAX_PAGE * limit and order in CURSOR_ORDERS and result.customers:
-        listing.next_url = _url(base, starting_after=created_cursor(result.customers[-1]))
+        listing.next_url = list_url(base, starting_after=created_cursor(result.customers[-1]))
     shown = sorted({1, last_page, *range(max(1, page_number - 2), min(last_page, page_number + 2) + 1)})
     previous = 0
     for number in shown:
         if number - previous > 1:
             listing.page_links.append(PageLink(None))
-        listing.page_links.append(PageLink(number, _url(base, page=number), number == page_number))
+        listing.page_links.append(PageLink(number, list_url(base, page=number), number == page_number))
         previous = number
     return listing

@@ -16,6 +16,9 @@ class CustomerRecord(models.Model):
         default_permissions = ()
         permissions = list(PERMISSIONS.items())
 
+    def __str__(self) -> str:
+        return "customer permissions"
+
 
 class Job(models.Model):
     """A background job started from the dashboard (an import or a bulk update) and who started it.

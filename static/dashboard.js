@@ -30,6 +30,18 @@
     }
   });
 
+  // Filter forms leave empty fields out of the request, so pushed URLs stay short and shareable.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!event.detail.elt.matches || !event.detail.elt.matches("form[data-drop-empty]")) return;
+    var params = event.detail.parameters;
+    Array.from(params.keys ? params.keys() : Object.keys(params)).forEach(function (key) {
+      var value = params.get ? params.get(key) : params[key];
+      if (value === "" || value === null) {
+        if (params.delete) { params.delete(key); } else { delete params[key]; }
+      }
+    });
+  });
+
   // Keep aria-busy in step with htmx requests so screen readers know results are loading.
   document.addEventListener("htmx:beforeRequest", function (event) {
     var target = event.detail.target;
