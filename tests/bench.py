@@ -1,0 +1,155 @@
+"""`make bench`: the dashboard's pages against the API they wrap, measured interleaved in one run.
+
+Starts the product in sandbox mode under gunicorn with SANDBOX_LATENCY_MS=100 (a real network's
+delay on every sandbox answer), then times each dashboard page and the API call it is built on,
+alternating between the two so that both see the same machine load. Prints one table.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+LATENCY_MS = 100
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "15"))
+APP_ID, APP_TOKEN = "sandbox-app-id", "sandbox-app-token"
+PASSWORD = "bench-demo-password"
+
+
+@dataclass
+class Row:
+    name: str
+    value: str
+    target: str
+    ok: bool | None
+
+
+def start_server(workdir: Path, *, customers: int, latency_ms: int) -> tuple[subprocess.Popen, str]:
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VOUCHERIFY_", "DJANGO_", "DATABASE_URL"))}
+    env.update(
+        PORT=str(port),
+        DATABASE_URL=f"sqlite:///{workdir / 'dashboard.sqlite3'}",
+        SANDBOX_DATABASE_URL=f"sqlite:///{workdir / 'sandbox.sqlite3'}",
+        DJANGO_STATIC_ROOT=str(workdir / "static"),
+        DEMO_PASSWORD=PASSWORD,
+        SANDBOX_LATENCY_MS=str(latency_ms),
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "prepare_dashboard", "--customers", str(customers)],
+        cwd=ROOT, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    process = subprocess.Popen(
+        [gunicorn, "dashboard.wsgi", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
+         "--workers", "2", "--threads", "8"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            requests.get(url + "/accounts/login/", timeout=2)
+            return process, url
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the benchmark server did not start")
+
+
+def logged_in(url: str, username: str = "admin") -> requests.Session:
+    session = requests.Session()
+    page = session.get(url + "/accounts/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = session.post(
+        url + "/accounts/login/",
+        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
+        headers={"Referer": url + "/accounts/login/"},
+    )
+    response.raise_for_status()
+    return session
+
+
+def timed(call: Callable[[], requests.Response]) -> float:
+    started = time.perf_counter()
+    response = call()
+    elapsed = time.perf_counter() - started
+    response.raise_for_status()
+    return elapsed
+
+
+def interleaved_ratio(page: Callable, api: Callable, rounds: int = ROUNDS) -> tuple[float, float]:
+    """Median seconds of the page and of the API call, alternating between them."""
+    page(), api()  # warm caches and connections
+    page_times, api_times = [], []
+    for _ in range(rounds):
+        page_times.append(timed(page))
+        api_times.append(timed(api))
+    return statistics.median(page_times), statistics.median(api_times)
+
+
+def page_benchmarks(url: str) -> list[Row]:
+    session = logged_in(url)
+    api = requests.Session()
+    api.headers.update({"X-App-Id": APP_ID, "X-App-Token": APP_TOKEN})
+    rows = []
+
+    page_s, api_s = interleaved_ratio(
+        lambda: session.get(url + "/customers/", params={"limit": 100}),
+        lambda: api.get(url + "/sandbox/v1/customers", params={"limit": 100, "page": 1}),
+    )
+    ratio = page_s / api_s
+    rows.append(Row("List page, 100 rows (median)", f"{page_s * 1000:.0f} ms", "", None))
+    rows.append(Row("API list call, limit=100 (median)", f"{api_s * 1000:.0f} ms", "", None))
+    rows.append(Row("List page / API list", f"{ratio:.2f}×", "≤ 1.15×", ratio <= 1.15))
+
+    customer_id = api.get(url + "/sandbox/v1/customers", params={"limit": 1}).json()["customers"][0]["id"]
+    page_s, api_s = interleaved_ratio(
+        lambda: session.get(f"{url}/customers/{customer_id}/"),
+        lambda: api.get(f"{url}/sandbox/v1/customers/{customer_id}"),
+    )
+    ratio = page_s / api_s
+    rows.append(Row("Detail page (median)", f"{page_s * 1000:.0f} ms", "", None))
+    rows.append(Row("API get customer (median)", f"{api_s * 1000:.0f} ms", "", None))
+    rows.append(Row("Detail page / API get", f"{ratio:.2f}×", "≤ 1.3×", ratio <= 1.3))
+    return rows
+
+
+def print_table(rows: list[Row]) -> None:
+    widths = [max(len(r.name) for r in rows), max(len(r.value) for r in rows), max(len(r.target) for r in rows)]
+    header = f"{'Benchmark':<{widths[0]}}  {'Result':>{widths[1]}}  {'Target':<{widths[2]}}  Status"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        status = "" if row.ok is None else ("PASS" if row.ok else "FAIL")
+        print(f"{row.name:<{widths[0]}}  {row.value:>{widths[1]}}  {row.target:<{widths[2]}}  {status}")
+
+
+def main() -> int:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        process, url = start_server(Path(tmp), customers=2000, latency_ms=LATENCY_MS)
+        try:
+            print(f"Dashboard and sandbox at {url}, SANDBOX_LATENCY_MS={LATENCY_MS}, {ROUNDS} rounds each\n")
+            rows += page_benchmarks(url)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    print_table(rows)
+    return 0 if all(row.ok is not False for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
