@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import customers, detail, edit
+from .views import bulk, customers, detail, edit, export, imports, jobs
 
 app_name = "customers"
 
@@ -10,6 +10,17 @@ urlpatterns = [
     path("customers/", customers.customer_list_view, name="list"),
     path("customers/jump/", customers.customer_jump_view, name="jump"),
     path("customers/new/", edit.customer_create_view, name="create"),
+    path("customers/import/", imports.import_upload_view, name="import"),
+    path("customers/import/template.csv", imports.import_template_view, name="import-template"),
+    path("customers/import/map/", imports.import_map_view, name="import-map"),
+    path("customers/import/preview/", imports.import_preview_view, name="import-preview"),
+    path("customers/import/confirm/", imports.import_confirm_view, name="import-confirm"),
+    path("customers/import/cancel/", imports.import_cancel_view, name="import-cancel"),
+    path("customers/export/", export.customer_export_view, name="export"),
+    path("customers/bulk/", bulk.customer_bulk_view, name="bulk"),
+    path("jobs/", jobs.job_list_view, name="jobs"),
+    path("jobs/<str:async_action_id>/", jobs.job_detail_view, name="job"),
+    path("jobs/<str:async_action_id>/rejected.csv", jobs.job_rejected_rows_view, name="job-rejected"),
     # Ids may be source ids containing "/", so the suffixed routes come before the bare one.
     path("customers/<path:customer_id>/edit/", edit.customer_edit_view, name="edit"),
     path("customers/<path:customer_id>/activity/", detail.customer_activity_view, name="activity"),

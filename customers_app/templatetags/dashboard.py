@@ -43,8 +43,11 @@ def timestamp(value: datetime | None) -> str:
 
 
 @register.simple_tag
-def customer_rows(customers) -> str:
-    """The list's table rows. Every value is escaped by format_html; ids are quoted into the URL."""
+def customer_rows(customers, selectable: bool = False) -> str:
+    """The list's table rows. Every value is escaped by format_html; ids are quoted into the URL.
+
+    ``selectable`` adds a first cell with a checkbox for the bulk-update form (``form="bulk-form"``).
+    """
     now = datetime.now(UTC)
     url_pattern = reverse("customers:detail", args=["ID"]).replace("ID", "{}")
 
@@ -62,6 +65,15 @@ def customer_rows(customers) -> str:
             *updated,
         )
 
+    if selectable:
+        return format_html_join(
+            "\n",
+            '<tr data-customer-id="{}"><td class="select-cell"><input type="checkbox" name="id" value="{}" '
+            'form="bulk-form" aria-label="Select {}"></td><td><a href="{}">{}</a></td><td>{}</td><td>{}</td>'
+            '<td>{}</td><td><time datetime="{}" title="{}">{}</time></td>'
+            '<td><time datetime="{}" title="{}">{}</time></td></tr>',
+            ((c[0], c[0], c[2], *c[1:]) for c in (cells(customer) for customer in customers)),
+        )
     return format_html_join(
         "\n",
         '<tr data-customer-id="{}"><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td>'

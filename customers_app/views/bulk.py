@@ -1,0 +1,175 @@
+"""Bulk updates from the customer list: choose what to set, preview before → after, then send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from ..forms import CustomerFilterForm
+from ..import_forms import BULK_FIELDS, BulkUpdateForm
+from ..jobs import bulk_update_start, metadata_update_start
+from ..roles import BULK_UPDATE, perm
+from ..services.customers import customer_get, customer_list
+from ..services.voucherify import NotFound, RequestError
+from ..types import Customer
+from .export import customers_matching, filters_from
+
+MAX_SELECTED = 100  # one list page at most
+ALL_MATCHING_CAP = 1000
+PREVIEW_ROWS = 50
+SELECTION_KEYS = ("id", "scope", *CustomerFilterForm.FILTER_FIELDS)
+
+
+@dataclass
+class Selection:
+    """The customers to update, just read from Voucherify."""
+
+    customers: list[Customer] = field(default_factory=list)  # those with a source id
+    without_source_id: list[Customer] = field(default_factory=list)
+    missing: int = 0
+    all_matching: bool = False
+    total_matching: int = 0
+    capped: bool = False
+    filter_chips: list = field(default_factory=list)
+
+    @property
+    def selected_count(self) -> int:
+        return len(self.customers) + len(self.without_source_id)
+
+
+def _read_selection(query: QueryDict) -> Selection | None:
+    """Reads the chosen customers (ids from the list, or all matching the filters, capped)."""
+    selection = Selection()
+    if query.get("scope") == "all":
+        form = CustomerFilterForm(query)
+        if not form.is_valid():
+            return None
+        filters = filters_from(form)
+        selection.all_matching = True
+        selection.total_matching = customer_list(**filters, limit=1).total
+        selection.capped = selection.total_matching > ALL_MATCHING_CAP
+        selection.filter_chips = form.active_filters()
+        found = list(customers_matching(filters=filters, cap=ALL_MATCHING_CAP))
+    else:
+        ids = list(dict.fromkeys(i for i in query.getlist("id") if i))[:MAX_SELECTED]
+        if not ids:
+            return None
+        found = []
+        for customer_id in ids:
+            try:
+                found.append(customer_get(customer_id=customer_id))
+            except NotFound:
+                selection.missing += 1
+    for customer in found:
+        (selection.customers if customer.source_id else selection.without_source_id).append(customer)
+    return selection
+
+
+def _address_key(name: str) -> str:
+    return name.removeprefix("address_")
+
+
+def _update_body(customer: Customer, changes: dict[str, str]) -> dict[str, Any]:
+    body: dict[str, Any] = {"source_id": customer.source_id}
+    for name, value in changes.items():
+        if name.startswith("address_"):
+            body.setdefault("address", {})[_address_key(name)] = value
+        else:
+            body[name] = value
+    return body
+
+
+def _before(customer: Customer, name: str) -> str:
+    if name.startswith("address_"):
+        return (getattr(customer.address, _address_key(name), None) if customer.address else None) or ""
+    value = getattr(customer, name, None)
+    return value.isoformat() if hasattr(value, "isoformat") else (value or "")
+
+
+def _preview_rows(selection: Selection, changes: dict[str, str], metadata: dict[str, str]) -> list[dict]:
+    rows = []
+    for customer in selection.customers[:PREVIEW_ROWS]:
+        diffs = [(BULK_FIELDS[name], _before(customer, name), value) for name, value in changes.items()]
+        diffs += [(f"metadata.{key}", str(customer.metadata.get(key, "")), value) for key, value in metadata.items()]
+        rows.append({"customer": customer, "diffs": diffs})
+    return rows
+
+
+def _hidden(query: QueryDict) -> list[tuple[str, str]]:
+    return [(key, value) for key, values in query.lists() if key != "csrfmiddlewaretoken" for value in values]
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(perm(BULK_UPDATE), raise_exception=True)
+def customer_bulk_view(request):
+    """Lets a marketer set fields or metadata on many customers at once, after seeing before → after."""
+    query = request.POST if request.method == "POST" else request.GET
+    selection = _read_selection(query)
+    if selection is None:
+        messages.warning(request, "Select customers in the list first, or choose all customers matching a filter.")
+        return redirect("customers:list")
+    wants_preview = request.method == "POST" or "preview" in query
+    form = BulkUpdateForm(query if wants_preview else None)
+    selection_hidden = [(k, v) for k, v in _hidden(query) if k in SELECTION_KEYS]
+    context = {
+        "selection": selection,
+        "form": form,
+        "cap": ALL_MATCHING_CAP,
+        "max_selected": MAX_SELECTED,
+        "selection_hidden": selection_hidden,
+        "nav": "customers",
+    }
+    if not wants_preview or not form.is_valid():
+        return render(request, "customers/bulk.html", context, status=400 if form.is_bound else 200)
+    changes, metadata = form.field_changes(), form.metadata_changes()
+    if request.method == "GET":
+        context.update(
+            preview_rows=_preview_rows(selection, changes, metadata),
+            changes=changes,
+            metadata=metadata,
+            hidden=[(k, v) for k, v in _hidden(query) if k != "preview"],
+        )
+        return render(request, "customers/bulk_preview.html", context)
+    if not selection.customers:
+        messages.error(request, "None of the selected customers has a source id, so none can be bulk-updated.")
+        return redirect("customers:list")
+    return _send(request, selection, changes, metadata)
+
+
+def _send(request, selection: Selection, changes: dict[str, str], metadata: dict[str, str]):
+    count = len(selection.customers)
+    who = f"{count} customer{'s' if count != 1 else ''}"
+    jobs = []
+    try:
+        if changes:
+            labels = ", ".join(BULK_FIELDS[name].lower() for name in changes)
+            jobs.append(
+                bulk_update_start(
+                    user=request.user,
+                    updates=[_update_body(c, changes) for c in selection.customers],
+                    description=f"Set {labels} on {who}",
+                )
+            )
+        if metadata:
+            jobs.append(
+                metadata_update_start(
+                    user=request.user,
+                    source_ids=[c.source_id for c in selection.customers],
+                    metadata=metadata,
+                    description=f"Set metadata {', '.join(metadata)} on {who}",
+                )
+            )
+    except RequestError as error:
+        request_id = error.request_id or "unknown"
+        messages.error(request, f"Voucherify refused the update: {error.message} (request {request_id})")
+        if not jobs:
+            return redirect("customers:list")
+    for job in jobs:
+        messages.success(request, f"{job.description}: job {job.async_action_id} started.")
+    return redirect("customers:job", jobs[0].async_action_id)

@@ -1,0 +1,89 @@
+"""Jobs started from the dashboard and the page that follows one to its end."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from ..jobs import failed_rows, job_refresh, rejected_rows_csv, sent_file_path
+from ..models import Job
+from ..roles import BULK_UPDATE, IMPORT, perm
+from ..services.voucherify import NotFound
+
+JOBS_PER_PAGE = 25
+
+
+def can_see_jobs(user) -> bool:
+    """Jobs are for the people who can start them: importers and bulk updaters."""
+    return user.has_perm(perm(IMPORT)) or user.has_perm(perm(BULK_UPDATE))
+
+
+def jobs_permission_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not can_see_jobs(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@require_GET
+@jobs_permission_required
+def job_list_view(request):
+    """Lists the imports and bulk updates started from the dashboard, newest first."""
+    page = Paginator(Job.objects.select_related("created_by"), JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "jobs/list.html", {"page": page, "nav": "jobs"})
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@jobs_permission_required
+def job_detail_view(request, async_action_id: str):
+    """Follows one job while Voucherify works on it, then shows what failed and why."""
+    job = Job.objects.filter(async_action_id=async_action_id).select_related("created_by").first()
+    try:
+        action = job_refresh(job=job, async_action_id=async_action_id)
+    except NotFound:
+        raise Http404("No such job") from None
+    failures = failed_rows(action) if action.is_finished else []
+    context = {
+        "job": job,
+        "action": action,
+        "result": action.result,
+        "failures": failures[:500],
+        "failure_count": len(failures),
+        "can_download_rejected": bool(job and any(isinstance(f["row"], int) for f in failures)),
+        "nav": "jobs",
+    }
+    template_name = "jobs/detail.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template_name += "#status"
+    return render(request, template_name, context)
+
+
+@require_GET
+@jobs_permission_required
+def job_rejected_rows_view(request, async_action_id: str):
+    """Downloads the rows Voucherify rejected, as sent plus a reason column, to fix and upload again."""
+    job = Job.objects.filter(async_action_id=async_action_id, kind=Job.Kind.IMPORT).first()
+    if job is None:
+        raise Http404("No such import")
+    try:
+        action = job_refresh(job=job, async_action_id=async_action_id)
+    except NotFound:
+        raise Http404("No such job") from None
+    failures = failed_rows(action)
+    if sent_file_path(job) is None and not failures:
+        raise Http404("Nothing was rejected")
+    response = StreamingHttpResponse(
+        rejected_rows_csv(job=job, failures=failures), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="rejected-rows-{job.async_action_id}.csv"'
+    return response
