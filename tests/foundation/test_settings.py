@@ -17,9 +17,7 @@ def run_django(code: str, **env_vars: str) -> subprocess.CompletedProcess:
         "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'dashboard.settings'); django.setup()\n"
         + code
     )
-    return subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
 REAL = {
@@ -80,8 +78,6 @@ def test_make_refuses_a_python_older_than_3_12():
     old = "/root/.pyenv/versions/3.11.7/bin/python3"
     if not Path(old).exists():
         old = sys.executable + "-missing"
-    result = subprocess.run(
-        ["make", "python-check", f"PYTHON={old}"], cwd=ROOT, capture_output=True, text=True
-    )
+    result = subprocess.run(["make", "python-check", f"PYTHON={old}"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode != 0
     assert "needs Python 3.12 or newer" in result.stdout
