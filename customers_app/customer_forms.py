@@ -235,7 +235,7 @@ def parse_metadata_value(kind: str, raw: str) -> Any:
         try:
             return json.loads(text)
         except ValueError:
-            raise ValueError("Enter valid JSON, e.g. {\"tier\": \"gold\"} or [1, 2].") from None
+            raise ValueError('Enter valid JSON, e.g. {"tier": "gold"} or [1, 2].') from None
     raise ValueError("Unknown type.")
 
 
@@ -333,11 +333,19 @@ def unsign_values(token: str) -> dict[str, Any]:
     return values
 
 
+FIELD_ORDER = {name: index for index, name in enumerate((*TOP_LEVEL_FIELDS, *(f"address.{p}" for p in ADDRESS_PARTS)))}
+
+
+def field_order(name: str) -> tuple[int, str]:
+    """Form order: profile fields, then address, then metadata keys alphabetically."""
+    return FIELD_ORDER.get(name, len(FIELD_ORDER)), name
+
+
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """Fields whose value differs, with the value in ``after`` (MISSING for a removed metadata key)."""
     return {
         name: after.get(name, MISSING)
-        for name in sorted(before.keys() | after.keys())
+        for name in sorted(before.keys() | after.keys(), key=field_order)
         if before.get(name, MISSING) != after.get(name, MISSING)
         or type(before.get(name, MISSING)) is not type(after.get(name, MISSING))
     }
@@ -381,11 +389,7 @@ class Merge:
     @property
     def applicable(self) -> dict[str, Any]:
         """My changes that do not clash with theirs (a change both made identically needs no write)."""
-        return {
-            name: value
-            for name, value in self.my_changes.items()
-            if name not in self.their_changes
-        }
+        return {name: value for name, value in self.my_changes.items() if name not in self.their_changes}
 
     @property
     def their_only(self) -> dict[str, Any]:
@@ -431,15 +435,11 @@ def create_payload(values: dict[str, Any], *, source_id: str | None) -> dict[str
     for name in TOP_LEVEL_FIELDS:
         if values.get(name) is not None:
             body[name] = values[name]
-    address = {
-        part: values[f"address.{part}"] for part in ADDRESS_PARTS if values.get(f"address.{part}") is not None
-    }
+    address = {part: values[f"address.{part}"] for part in ADDRESS_PARTS if values.get(f"address.{part}") is not None}
     if address:
         body["address"] = address
     metadata = {
-        name.removeprefix(METADATA_PREFIX): value
-        for name, value in values.items()
-        if name.startswith(METADATA_PREFIX)
+        name.removeprefix(METADATA_PREFIX): value for name, value in values.items() if name.startswith(METADATA_PREFIX)
     }
     if metadata:
         body["metadata"] = metadata

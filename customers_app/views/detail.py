@@ -171,9 +171,7 @@ class RedeemableRow:
 def load_redeemables(request: HttpRequest, customer_id: str) -> dict[str, Any]:
     form = CursorForm(request.GET)
     cursor = form.cleaned_data["starting_after_id"] if form.is_valid() else ""
-    page = customer_redeemables_list(
-        customer_id=customer_id, limit=TAB_PAGE_SIZE, starting_after_id=cursor or None
-    )
+    page = customer_redeemables_list(customer_id=customer_id, limit=TAB_PAGE_SIZE, starting_after_id=cursor or None)
     return {
         "page": page,
         "rows": [RedeemableRow(item) for item in page.items],

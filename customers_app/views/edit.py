@@ -106,12 +106,7 @@ def customer_create_view(request: HttpRequest) -> HttpResponse:
 
 def _exists_page(request: HttpRequest, *, reason: str, value: str, customers: list[Customer]) -> HttpResponse:
     """The customers the new one would collide with; "create anyway" only for a shared email."""
-    posted = [
-        (name, item)
-        for name, items in request.POST.lists()
-        if name not in NOT_REPOSTED
-        for item in items
-    ]
+    posted = [(name, item) for name, items in request.POST.lists() if name not in NOT_REPOSTED for item in items]
     context = {
         "reason": reason,
         "value": value,
@@ -158,9 +153,7 @@ def customer_edit_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     form = CustomerForm(request.POST, initial=CustomerForm.initial_from(base or customer_values(customer)))
     if ADD_ROW_BUTTON in request.POST:
         formset = metadata_formset_with_row_added(request.POST)
-        return _form_page(
-            request, form=form, formset=formset, customer=customer, tokens=tokens, adding_row=True
-        )
+        return _form_page(request, form=form, formset=formset, customer=customer, tokens=tokens, adding_row=True)
     formset = MetadataFormSet(request.POST, prefix="metadata")
     if base is None:
         # A form whose starting point cannot be trusted cannot be merged safely: start again.

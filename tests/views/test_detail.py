@@ -79,9 +79,7 @@ def test_profile_shows_every_field_with_copy_buttons(support_client, sandbox_ser
 
 
 def test_profile_shows_loyalty_and_summary_figures_from_the_api(support_client, sandbox_server):
-    customer = next(
-        c for c in api_customers(sandbox_server) if c["loyalty"] and c["loyalty"]["points"]
-    )
+    customer = next(c for c in api_customers(sandbox_server) if c["loyalty"] and c["loyalty"]["points"])
     text = html.unescape(page_text(support_client.get(f"/customers/{customer['id']}/")))
     assert "Loyalty" in text
     assert f"<dt>Points</dt><dd>{customer['loyalty']['points']}</dd>" in text
@@ -242,9 +240,7 @@ def test_activity_campaign_type_and_end_date_filters(support_client, sandbox_ser
 
 def test_activity_filter_with_no_match_has_its_own_empty_state(support_client, sandbox_server):
     customer = new_customer(sandbox_server, name="Quiet")
-    text = page_text(
-        support_client.get(f"/customers/{customer['id']}/activity/", {"type": "customer.order.paid"})
-    )
+    text = page_text(support_client.get(f"/customers/{customer['id']}/activity/", {"type": "customer.order.paid"}))
     assert "No activity matches these filters." in text
 
 
