@@ -127,6 +127,63 @@ def page_benchmarks(url: str) -> list[Row]:
     return rows
 
 
+def load_test(url: str, *, agents: int = 20, seconds: float = 60) -> list[Row]:
+    """20 agents browse lists, customers and their tabs at once for a minute: no errors allowed."""
+    import random
+    import threading
+
+    api = requests.Session()
+    api.headers.update({"X-App-Id": APP_ID, "X-App-Token": APP_TOKEN})
+    sample = api.get(url + "/sandbox/v1/customers", params={"limit": 100}).json()["customers"]
+    ids = [c["id"] for c in sample]
+    cities = sorted({c["address"]["city"] for c in sample if c.get("address") and c["address"].get("city")})
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def agent(number: int) -> None:
+        rng = random.Random(number)
+        session = logged_in(url, "support")
+        while time.monotonic() < stop_at:
+            customer = rng.choice(ids)
+            visit = [
+                (url + "/customers/", {"city": rng.choice(cities), "limit": rng.choice([10, 25, 50])}, {}),
+                (url + "/customers/", {"page": rng.randint(1, 20)}, {"HX-Request": "true"}),
+                (f"{url}/customers/{customer}/", {}, {}),
+                (f"{url}/customers/{customer}/{rng.choice(['activity', 'redeemables', 'segments'])}/", {},
+                 {"HX-Request": "true"}),
+            ]  # fmt: skip
+            for page_url, params, headers in visit:
+                started = time.perf_counter()
+                try:
+                    response = session.get(page_url, params=params, headers=headers, timeout=30)
+                    failed = None if response.status_code == 200 else f"{response.status_code} {page_url}"
+                except requests.RequestException as exc:
+                    failed = f"{type(exc).__name__} {page_url}"
+                with lock:
+                    latencies.append(time.perf_counter() - started)
+                    if failed:
+                        errors.append(failed)
+
+    threads = [threading.Thread(target=agent, args=(n,)) for n in range(agents)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 20 else max(latencies)
+    if errors:
+        print(f"Load test errors (first 5 of {len(errors)}):", *errors[:5], sep="\n  ")
+    return [
+        Row(f"Load: {agents} agents × {seconds:.0f} s, requests", f"{len(latencies):,}", "", None),
+        Row("Load: throughput", f"{len(latencies) / elapsed:.1f} req/s", "", None),
+        Row("Load: 95th percentile", f"{p95 * 1000:.0f} ms", "", None),
+        Row("Load: errors", str(len(errors)), "0", not errors),
+    ]
+
+
 def print_table(rows: list[Row]) -> None:
     widths = [max(len(r.name) for r in rows), max(len(r.value) for r in rows), max(len(r.target) for r in rows)]
     header = f"{'Benchmark':<{widths[0]}}  {'Result':>{widths[1]}}  {'Target':<{widths[2]}}  Status"
@@ -144,6 +201,7 @@ def main() -> int:
         try:
             print(f"Dashboard and sandbox at {url}, SANDBOX_LATENCY_MS={LATENCY_MS}, {ROUNDS} rounds each\n")
             rows += page_benchmarks(url)
+            rows += load_test(url, seconds=float(os.environ.get("BENCH_LOAD_SECONDS", "60")))
         finally:
             process.terminate()
             process.wait(timeout=10)
