@@ -1,0 +1,109 @@
+"""Job pages against the sandbox over real HTTP: polling until the end, failures, rejected rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+
+import pytest
+from django.template.loader import render_to_string
+
+from customers_app.models import Job
+from customers_app.types import AsyncAction
+from tests.csv_samples import confirm, csv_bytes, unique, upload
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_sandbox_server")]
+
+
+@pytest.fixture(autouse=True)
+def upload_dir(settings, tmp_path):
+    settings.CUSTOMER_UPLOAD_DIR = tmp_path / "uploads"
+
+
+def poll_until_finished(client, action_id: str, timeout: float = 30) -> str:
+    """Polls the job's status fragment the way htmx does, until it stops asking to be polled."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = client.get(f"/jobs/{action_id}/", HTTP_HX_REQUEST="true")
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert html.lstrip().startswith('<section id="job-status"')  # only the fragment
+        if 'hx-trigger="every 2s"' not in html:
+            return html
+        time.sleep(0.3)
+    raise AssertionError("the job did not finish")
+
+
+def start_import_with_a_rejected_row(client, tag: str) -> str:
+    rows = [
+        ["Source_id", "Id", "Name", "Email"],
+        [f"{tag}-0", "", "Ann Good", f"ann+{tag}@example.com"],
+        [f"{tag}-1", "cust_doesnotexist000000000", "Bob Unknown Id", f"bob+{tag}@example.com"],
+        [f"{tag}-2", "", "Cid Good", f"cid+{tag}@example.com"],
+    ]
+    assert upload(client, csv_bytes(rows), "crm-export.csv").status_code == 302
+    return confirm(client)
+
+
+def test_job_page_follows_an_import_to_done_and_stops_polling(marketer_client, sandbox_server):
+    tag = unique()
+    action_id = start_import_with_a_rejected_row(marketer_client, tag)
+    page = marketer_client.get(f"/jobs/{action_id}/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "crm-export.csv" in html and "marketer-user" in html
+    if 'data-status="DONE"' not in html:
+        assert 'hx-trigger="every 2s"' in html and "<progress" in html
+    final = poll_until_finished(marketer_client, action_id)
+    assert 'data-status="DONE"' in final
+    assert "2 customer(s) imported successfully, 1 failed." in final
+    assert f"{tag}-1" in final and "cust_doesnotexist000000000" in final
+    assert "Download rejected rows" in final
+    assert 'value="100"' in final  # the progress bar is full
+    job = Job.objects.get(async_action_id=action_id)
+    assert job.status == "DONE" and job.finished_at is not None and job.row_count == 3
+
+
+def test_rejected_rows_download_has_only_the_failed_rows_and_a_reason(marketer_client, sandbox_server):
+    tag = unique()
+    action_id = start_import_with_a_rejected_row(marketer_client, tag)
+    poll_until_finished(marketer_client, action_id)
+    response = marketer_client.get(f"/jobs/{action_id}/rejected.csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0] == ["Source_id", "Id", "Name", "Email", "reason"]
+    assert len(rows) == 2
+    assert rows[1][:3] == [f"{tag}-1", "cust_doesnotexist000000000", "Bob Unknown Id"]
+    assert "cust_doesnotexist000000000" in rows[1][4]
+
+
+def test_jobs_list_records_who_started_what(marketer_client, sandbox_server):
+    tag = unique()
+    action_id = start_import_with_a_rejected_row(marketer_client, tag)
+    html = marketer_client.get("/jobs/").content.decode()
+    row = re.search(rf'<tr data-job-id="{action_id}">.*?</tr>', html, re.S).group(0)
+    assert "CSV import" in row and "crm-export.csv" in row and "marketer-user" in row and ">3<" in row
+
+
+def test_running_job_fragment_polls_and_finished_one_does_not():
+    running = AsyncAction.from_api({"id": "aa_1", "status": "IN_PROGRESS", "progress": 40})
+    done = AsyncAction.from_api({"id": "aa_1", "status": "DONE", "progress": 100, "result": {"message": "ok"}})
+    running_html = render_to_string("jobs/detail.html#status", {"action": running, "result": {}})
+    done_html = render_to_string("jobs/detail.html#status", {"action": done, "result": done.result})
+    assert 'hx-trigger="every 2s"' in running_html and 'value="40"' in running_html
+    assert 'hx-get="/jobs/aa_1/"' in running_html
+    assert "hx-trigger" not in done_html and "ok" in done_html
+
+
+def test_unknown_job_is_404(marketer_client):
+    assert marketer_client.get("/jobs/aa_000000000000000000/").status_code == 404
+
+
+def test_support_cannot_see_jobs(support_client):
+    assert support_client.get("/jobs/").status_code == 403
+    assert support_client.get("/jobs/aa_000000000000000000/").status_code == 403
