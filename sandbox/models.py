@@ -6,11 +6,12 @@ from django.db import models
 
 
 class Customer(models.Model):
-    """A customer; ``email_lower``/``city_lower`` back the case-insensitive list filters."""
+    """A customer; the ``*_lower`` columns back the case-insensitive (Unicode-aware) list filters."""
 
     id = models.CharField(primary_key=True, max_length=40)
     source_id = models.CharField(max_length=500, unique=True, null=True)
     name = models.CharField(max_length=500, null=True)
+    name_lower = models.CharField(max_length=500, null=True)
     description = models.TextField(null=True)
     email = models.CharField(max_length=500, null=True)
     email_lower = models.CharField(max_length=500, null=True, db_index=True)
@@ -67,7 +68,10 @@ class SegmentMembership(models.Model):
 
 
 class CustomerEvent(models.Model):
-    """One activity entry; ``customer_id`` is no foreign key so ``customer.deleted`` outlives the row."""
+    """One activity entry; ``customer_id`` is no foreign key so ``customer.deleted`` outlives the row.
+
+    ``data`` is the event's own payload; the served ``event_source`` is added when serialising.
+    """
 
     id = models.CharField(primary_key=True, max_length=40)
     customer_id = models.CharField(max_length=40)

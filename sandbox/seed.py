@@ -10,7 +10,7 @@ from django.db import connections, transaction
 from sandbox.api import iso, new_id
 from sandbox.models import AsyncAction, Customer, CustomerEvent, RedeemableHolder, Segment, SegmentMembership
 from sandbox.routers import SANDBOX_DB
-from sandbox.services import customer_json, event_source, matches, simple_segment, snapshot
+from sandbox.services import customer_json, matches, simple_segment, snapshot
 
 # A fixed end of the seeded history keeps the data identical from run to run.
 HISTORY_END = datetime(2025, 10, 31, 18, 0, tzinfo=UTC)
@@ -282,6 +282,7 @@ class Seeder:
             id=new_id("cust_", rng),
             source_id=source_id,
             name=f"{first} {last}",
+            name_lower=f"{first} {last}".lower(),
             email=email,
             email_lower=email.lower(),
             phone=f"{dial} {_pattern(rng, '### ### ###')}" if rng.random() < 0.8 else None,
@@ -324,7 +325,7 @@ class Seeder:
             id=f"evcus_{self.rng.getrandbits(96):024x}",
             customer_id=customer.id,
             type=event_type,
-            data={"data": data, "event_source": event_source()},
+            data=data,
             group_id=f"v-{self.rng.getrandbits(72):018x}",
             created_at=moment,
             **extra,

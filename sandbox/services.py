@@ -114,6 +114,7 @@ def _apply(customer: Customer, fields: dict) -> None:
         new = fields["address"]
         merged = None if new is None else {**(customer.address or {}), **new}
         customer.address = {k: v for k, v in merged.items() if v is not None} if merged else None
+    customer.name_lower = customer.name.lower() if customer.name else None
     customer.email_lower = customer.email.lower() if customer.email else None
     city = (customer.address or {}).get("city")
     customer.city_lower = city.lower() if city else None
@@ -174,7 +175,7 @@ def record_event(customer: Customer, event_type: str, data: dict, group_id: str,
         id=new_id("evcus_"),
         customer_id=customer.id,
         type=event_type,
-        data={"data": data, "event_source": event_source()},
+        data=data,
         group_id=group_id,
         created_at=now(),
         **extra,

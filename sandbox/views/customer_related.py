@@ -19,7 +19,7 @@ from sandbox.api import (
     iso,
 )
 from sandbox.models import Customer, CustomerEvent, RedeemableHolder, Segment
-from sandbox.services import find_customer, get_customer, simple_segment
+from sandbox.services import event_source, find_customer, get_customer, simple_segment
 
 CONTRACT = Path(__file__).resolve().parent.parent / "contract" / "customers-openapi.json"
 CAMPAIGN_TYPES = ("PROMOTION", "GIFT_VOUCHERS", "REFERRAL_PROGRAM", "DISCOUNT_COUPONS", "LOYALTY_PROGRAM")
@@ -58,7 +58,7 @@ def event_json(event: CustomerEvent) -> dict:
     return {
         "id": event.id,
         "type": event.type,
-        "data": event.data,
+        "data": {"data": event.data, "event_source": event_source()},
         "created_at": iso(event.created_at),
         "group_id": event.group_id,
     }

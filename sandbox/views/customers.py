@@ -40,7 +40,7 @@ def list_customers(params) -> dict:
     if params.get("city"):
         rows = rows.filter(city_lower=params["city"].lower())
     if params.get("name"):
-        rows = rows.filter(name__icontains=params["name"])
+        rows = rows.filter(name_lower__contains=params["name"].lower())
     if params.get("segment_id"):
         rows = rows.filter(memberships__segment_id=params["segment_id"])
     for field in ("created_at", "updated_at"):
