@@ -6,6 +6,7 @@ import ast
 import functools
 import hmac
 import json
+import logging
 import re
 import secrets
 import string
@@ -14,11 +15,13 @@ from datetime import UTC, date, datetime
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+
+logger = logging.getLogger(__name__)
 
 MAX_BULK_BYTES = 10 * 1024 * 1024
 RATE_LIMIT = 2000
@@ -80,9 +83,7 @@ class PayloadTooLarge(ApiError):
 
     def response(self, request_id: str) -> HttpResponse:
         message = f"Payload content length greater than maximum allowed: {MAX_BULK_BYTES}"
-        return JsonResponse(
-            {"statusCode": 413, "error": "Request Entity Too Large", "message": message}, status=413
-        )
+        return JsonResponse({"statusCode": 413, "error": "Request Entity Too Large", "message": message}, status=413)
 
 
 def not_found(resource_type: str, resource_id: str) -> ApiError:
@@ -133,6 +134,13 @@ def api_view(*methods: str):
                 response = error.response(request.voucherify_request_id)
                 if error.status == 405:
                     response["Allow"] = ", ".join(methods)
+            except SuspiciousOperation as error:
+                response = bad_payload(str(error)).response(request.voucherify_request_id)
+            except Exception:
+                # Clients always get Voucherify's error shape, even for a sandbox bug.
+                logger.exception("sandbox request %s failed", request.voucherify_request_id)
+                error = ApiError(500, "internal_error", "Internal server error", "The sandbox failed")
+                response = error.response(request.voucherify_request_id)
             response["X-Request-Id"] = request.voucherify_request_id
             response["X-Rate-Limit-Limit"] = str(RATE_LIMIT)
             response["X-Rate-Limit-Remaining"] = str(RATE_LIMIT - 1)
@@ -143,8 +151,8 @@ def api_view(*methods: str):
     return decorate
 
 
-def json_body(request, *, limit: int | None = None):
-    """The parsed JSON body; ``limit`` bytes triggers 413, malformed JSON 400."""
+def json_body(request, *, limit: int | None = None, empty=None):
+    """The parsed JSON body (``empty`` when there is none); over ``limit`` bytes is 413, malformed JSON 400."""
     length = request.META.get("CONTENT_LENGTH") or "0"
     if limit is not None and length.isdigit() and int(length) > limit:
         raise PayloadTooLarge()
@@ -154,9 +162,11 @@ def json_body(request, *, limit: int | None = None):
         raise PayloadTooLarge() from error
     if limit is not None and len(raw) > limit:
         raise PayloadTooLarge()
+    if not raw.strip():
+        return empty
     try:
-        return json.loads(raw or b"null")
-    except (UnicodeDecodeError, ValueError) as error:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as error:
         raise bad_payload(f"Malformed JSON body: {error}") from error
 
 
@@ -170,11 +180,9 @@ def parse_datetime(value: str, name: str) -> datetime:
             parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
         else:
             parsed = datetime.fromisoformat(text)
-    except ValueError as error:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as error:
         raise bad_query(f"{name} must be an ISO 8601 date or date-time, got {value!r}") from error
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
 
 
 def datetime_param(params, name: str) -> datetime | None:
@@ -229,7 +237,7 @@ def _filter_values(raw: list[str]) -> list[str]:
 def filters_param(params, fields: dict[str, str]) -> Q:
     """deepObject ``filters[<field>][conditions][<op>]=…`` into a Q.
 
-    ``fields`` maps a filter name to its column; ``created_at`` takes ``$before``/``$after``, the others
+    ``fields`` maps a filter name to its column; ``created_at`` takes only ``$before``/``$after``, the others
     ``$in``, ``$not_in``, ``$is``, ``$is_not``, ``$has_value``, ``$is_unknown``, ``$starts_with`` and
     ``$ends_with``. ``filters[junction]`` (``and``/``or``) combines the fields.
     """
@@ -258,6 +266,8 @@ def filters_param(params, fields: dict[str, str]) -> Q:
         column = fields[field]
         values = _filter_values(raw)
         single = raw[-1]
+        if (field == "created_at") != (op in ("$before", "$after")):
+            raise bad_query(f"Unsupported condition {op} for filters[{field}]")
         if op == "$in":
             q = Q(**{f"{column}__in": values})
         elif op == "$not_in":
@@ -274,7 +284,7 @@ def filters_param(params, fields: dict[str, str]) -> Q:
             q = Q(**{f"{column}__startswith": single})
         elif op == "$ends_with":
             q = Q(**{f"{column}__endswith": single})
-        elif op in ("$before", "$after") and field == "created_at":
+        elif op in ("$before", "$after"):
             moment = parse_datetime(single, f"filters[{field}][conditions][{op}]")
             q = Q(**{f"{column}__{'lt' if op == '$before' else 'gt'}": moment})
         else:

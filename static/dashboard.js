@@ -52,3 +52,34 @@
     if (target) target.setAttribute("aria-busy", "false");
   });
 })();
+
+// Tabs on the customer page (role="tablist"): arrow keys, Home and End move between tabs and open them.
+(function () {
+  "use strict";
+
+  document.addEventListener("keydown", function (event) {
+    var tab = event.target.closest && event.target.closest('[role="tablist"] [role="tab"]');
+    if (!tab || event.ctrlKey || event.metaKey || event.altKey) return;
+    var tabs = Array.prototype.slice.call(tab.closest('[role="tablist"]').querySelectorAll('[role="tab"]'));
+    var index = tabs.indexOf(tab);
+    var next = null;
+    if (event.key === "ArrowRight" || event.key === "ArrowDown") next = tabs[(index + 1) % tabs.length];
+    else if (event.key === "ArrowLeft" || event.key === "ArrowUp") next = tabs[(index - 1 + tabs.length) % tabs.length];
+    else if (event.key === "Home") next = tabs[0];
+    else if (event.key === "End") next = tabs[tabs.length - 1];
+    else if (event.key === " ") next = tab;
+    if (!next) return;
+    event.preventDefault();
+    next.focus();
+    if (next.getAttribute("aria-selected") !== "true") next.click();
+  });
+
+  // The tab strip is redrawn with its panel; keep focus on the newly selected tab.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var config = event.detail.requestConfig;
+    var trigger = config && config.elt;
+    if (!trigger || trigger.getAttribute("role") !== "tab") return;
+    var selected = document.querySelector('[role="tablist"] [role="tab"][aria-selected="true"]');
+    if (selected) selected.focus();
+  });
+})();

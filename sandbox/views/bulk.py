@@ -11,7 +11,7 @@ from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
 from sandbox import jobs
-from sandbox.api import MAX_BULK_BYTES, ApiError, api_view, bad_payload, json_body
+from sandbox.api import MAX_BULK_BYTES, PayloadTooLarge, api_view, bad_payload, json_body
 from sandbox.routers import SANDBOX_DB
 
 
@@ -80,7 +80,7 @@ def import_csv(request):
     if upload is None:
         raise bad_payload("Send the CSV as the multipart form field 'file'", key="missing_file")
     if upload.size > MAX_BULK_BYTES:
-        raise ApiError(400, "invalid_csv", "Invalid payload", "The CSV file is larger than 10 MB")
+        raise PayloadTooLarge()
     return _accepted(jobs.IMPORT_CSV, {"rows": parse_csv(upload.read())}, request)
 
 
@@ -101,6 +101,4 @@ def metadata_update(request):
         raise bad_payload("source_ids is required and must be an array of strings")
     if not isinstance(body.get("metadata"), dict):
         raise bad_payload("metadata is required and must be an object")
-    return _accepted(
-        jobs.METADATA_UPDATE, {"source_ids": body["source_ids"], "metadata": body["metadata"]}, request
-    )
+    return _accepted(jobs.METADATA_UPDATE, {"source_ids": body["source_ids"], "metadata": body["metadata"]}, request)

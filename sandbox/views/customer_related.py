@@ -134,9 +134,7 @@ def activities(request, customer_id: str):
     rows = _after_event(rows, params, column, descending)
     sign = "-" if descending else ""
     found = rows.order_by(f"{sign}{column}", f"{sign}id")[:limit]
-    return JsonResponse(
-        {"object": "list", "data_ref": "data", "data": [event_json(e) for e in found], "total": total}
-    )
+    return JsonResponse({"object": "list", "data_ref": "data", "data": [event_json(e) for e in found], "total": total})
 
 
 def redeemable_json(holder: RedeemableHolder) -> dict:
@@ -160,9 +158,7 @@ def redeemables(request, customer_id: str):
     params = request.GET
     limit = int_param(params, "limit", 1, 100, 10)
     order = choice_param(params, "order", ("id", "-id"), "id")
-    rows = RedeemableHolder.objects.filter(customer=customer).filter(
-        filters_param(params, REDEEMABLE_FILTERS)
-    )
+    rows = RedeemableHolder.objects.filter(customer=customer).filter(filters_param(params, REDEEMABLE_FILTERS))
     total = rows.count()
     if params.get("starting_after_id"):
         op = "lt" if order == "-id" else "gt"
@@ -185,10 +181,6 @@ def redeemables(request, customer_id: str):
 def customer_segments(request, customer_id: str):
     """Never 404: an unknown customer simply belongs to no segment."""
     customer = find_customer(customer_id)
-    segments = (
-        Segment.objects.filter(memberships__customer=customer).order_by("created_at", "id")
-        if customer
-        else []
-    )
+    segments = Segment.objects.filter(memberships__customer=customer).order_by("created_at", "id") if customer else []
     data = [simple_segment(s) for s in segments]
     return JsonResponse({"object": "list", "data_ref": "data", "data": data, "total": len(data)})

@@ -71,7 +71,7 @@ def list_customers(params) -> dict:
 def customers(request):
     if request.method == "GET":
         return JsonResponse(list_customers(request.GET))
-    fields = clean_customer(json_body(request), with_ids=True)
+    fields = clean_customer(json_body(request, empty={}), with_ids=True)
     with transaction.atomic(using=SANDBOX_DB):
         customer, _ = upsert_customer(fields, group_id=request.voucherify_request_id)
     return JsonResponse(customer_json(customer))
@@ -82,16 +82,14 @@ def customer_detail(request, customer_id: str):
     if request.method == "GET":
         return JsonResponse(customer_json(get_customer(customer_id)))
     if request.method == "PUT":
-        fields = clean_customer(json_body(request), with_ids=False)
+        fields = clean_customer(json_body(request, empty={}), with_ids=False)
         with transaction.atomic(using=SANDBOX_DB):
             customer = get_customer(customer_id)
             update_customer(customer, fields, group_id=request.voucherify_request_id)
         return JsonResponse(customer_json(customer))
     with transaction.atomic(using=SANDBOX_DB):
         customer = get_customer(customer_id)
-        record_event(
-            customer, "customer.deleted", {"customer": snapshot(customer)}, request.voucherify_request_id
-        )
+        record_event(customer, "customer.deleted", {"customer": snapshot(customer)}, request.voucherify_request_id)
         customer.delete()
     response = HttpResponse(status=204)
     del response["Content-Type"]

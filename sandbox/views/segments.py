@@ -22,9 +22,7 @@ def segments(request):
     if ids:
         rows = rows.filter(id__in=ids)
     data = [segment_json(s) for s in rows.order_by(order, "id")[:limit]]
-    return JsonResponse(
-        {"object": "list", "data_ref": "data", "data": data, "segments": data, "total": rows.count()}
-    )
+    return JsonResponse({"object": "list", "data_ref": "data", "data": data, "segments": data, "total": rows.count()})
 
 
 @api_view("GET")

@@ -171,3 +171,31 @@ def test_latency_setting_delays_responses(api, settings):
     started = time.monotonic()
     api.get("/sandbox/v1/segments")
     assert time.monotonic() - started >= 0.15
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"filters[created_at][conditions][$is]": "x"},
+        {"filters[created_at][conditions][$before]": "x"},
+        {"filters[holder_role][conditions][$before]": "2024-01-01"},
+        {"filters": "x"},
+    ],
+)
+def test_bad_redeemable_date_filters_are_400(api, customer, params):
+    response = api.get("/sandbox/v1/customers/c1/redeemables", params)
+    assert response.status_code == 400 and response.json()["key"] == "invalid_query_params"
+
+
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2024-01-01T00:00:00+99:00"]
+)
+def test_dates_out_of_range_are_400(api, value):
+    assert api.get("/sandbox/v1/customers", {"created_at[after]": value}).status_code == 400
+
+
+def test_deeply_nested_json_is_400_and_an_empty_body_creates_an_empty_customer(api):
+    nested = "[" * 100_000 + "]" * 100_000
+    assert api.post("/sandbox/v1/customers", nested, content_type="application/json").status_code == 400
+    response = api.post("/sandbox/v1/customers", "", content_type="application/json")
+    assert response.status_code == 200 and response.json()["id"].startswith("cust_")
