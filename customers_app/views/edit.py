@@ -271,6 +271,9 @@ def _resolve_conflict(request: HttpRequest, customer_id: str) -> HttpResponse:
                 mine.pop(conflict.name, None)
             else:
                 mine[conflict.name] = conflict.mine
+    if mine == base:
+        messages.info(request, f"Kept the other version of {_labels(c.name for c in conflicts)}.")
+        return redirect("customers:detail", customer_id)
     try:
         customer = customer_get(customer_id=customer_id)
     except NotFound as exc:
