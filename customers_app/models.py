@@ -59,3 +59,153 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.async_action_id}"
+
+
+# Audit trail and GDPR erasure --------------------------------------------------------------------
+
+
+# Appended after the Job model by the audit/erasure feature; kept here to leave the lines above untouched.
+from django.utils import timezone  # noqa: E402
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    """Refuses bulk changes and deletes: the trail is append-only (see AuditEntry)."""
+
+    def update(self, **kwargs):
+        raise PermissionError("Audit entries cannot be changed.")
+
+    def delete(self):
+        raise PermissionError("Audit entries cannot be deleted.")
+
+
+class AuditEntry(models.Model):
+    """One write made through the dashboard (or an attempt at one): who, when, what, on which target.
+
+    Append-only: ``save()`` refuses to change an existing row and ``delete()`` raises. The only
+    sanctioned rewrite is the erasure scrub (``customers_app.audit.audit_scrub``), which blanks the
+    personal values of an erased person's entries and keeps the action, actor, time and ids.
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "customer.create", "Create customer"
+        EDIT = "customer.edit", "Edit customer"
+        DELETE = "customer.delete", "Delete customer"
+        ERASE = "customer.erase", "Erase customer (GDPR)"
+        IMPORT = "customers.import", "CSV import"
+        BULK_UPDATE = "customers.bulk_update", "Bulk update"
+        GUARD_BLOCKED = "erasure_guard.blocked", "Re-creation of an erased person stopped"
+        GUARD_OVERRIDE = "erasure_guard.override", "Re-creation guard overridden"
+        DENIED = "access.denied", "Access denied"
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILED = "failed", "Failed"
+        DENIED = "denied", "Denied"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_entries",
+        editable=False,
+    )
+    # Kept as text too, so the trail still names the person after their account is removed.
+    actor_name = models.CharField(max_length=150, blank=True, editable=False)
+    action = models.CharField(max_length=40, choices=Action.choices, db_index=True, editable=False)
+    # A Voucherify customer id, a job's async action id or, for denied attempts, the URL path.
+    target_id = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    # Personal (a name or email shown next to the id): blanked when the person is erased.
+    target_label = models.CharField(max_length=500, blank=True, editable=False)
+    # {"field": {"before": ..., "after": ...}} or counts; values are blanked by the erasure scrub.
+    changes = models.JSONField(default=dict, blank=True, editable=False)
+    request_id = models.CharField(max_length=200, blank=True, editable=False)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS, editable=False)
+    detail = models.TextField(blank=True, editable=False)
+    scrubbed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        default_permissions = ()
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name or '-'} {self.action} {self.target_id}"
+
+    def save(self, *args, **kwargs):
+        scrub = kwargs.pop("_scrub", False)
+        if self.pk is not None and not scrub:
+            raise PermissionError("Audit entries cannot be changed once written.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Audit entries cannot be deleted.")
+
+
+class ErasureRecord(models.Model):
+    """The case file of one GDPR erasure request, kept as evidence; it holds no personal data of the
+    erased person: only Voucherify ids, the counts Voucherify reported and who did it, when and why.
+    """
+
+    class Outcome(models.TextChoices):
+        COMPLETED = "completed", "Completed"
+        PARTIAL = "partial", "Partly completed"
+        FAILED = "failed", "Failed"
+
+    class Requester(models.TextChoices):
+        DATA_SUBJECT = "data_subject", "The person themselves"
+        REPRESENTATIVE = "representative", "Someone acting for them (lawyer, guardian, agent)"
+        AUTHORITY = "authority", "A supervisory authority or court"
+        INTERNAL = "internal", "Internal (our own decision or policy)"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="erasures",
+    )
+    erased_by_name = models.CharField(max_length=150, blank=True)
+    reference = models.CharField(max_length=100, db_index=True)
+    # Who asked, as a kind plus an optional reference into the ticketing system: never a name or
+    # email, because the requester is usually the erased person themselves.
+    requester = models.CharField(max_length=32, choices=Requester.choices)
+    requester_reference = models.CharField(max_length=100, blank=True)
+    reason = models.TextField()
+    customer_ids = models.JSONField(default=list)
+    # One per customer: {customer_id, deletion_id, status, counts, request_id, outcome, error}.
+    receipts = models.JSONField(default=list)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"Erasure {self.pk} ({self.reference})"
+
+
+class ErasedIdentifier(models.Model):
+    """A keyed hash (HMAC-SHA256 with SECRET_KEY) of an erased email or source id, for the re-creation
+    guard: it can tell that a value was erased without storing or revealing the value.
+    """
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Email"
+        SOURCE_ID = "source_id", "Source id"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    digest = models.CharField(max_length=64, db_index=True)
+    erasure = models.ForeignKey(ErasureRecord, on_delete=models.PROTECT, related_name="identifiers")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [models.UniqueConstraint(fields=["kind", "digest", "erasure"], name="erased_identifier_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.digest[:12]}…"

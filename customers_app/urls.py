@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import bulk, customers, detail, edit, export, imports, jobs
+from .views import audit, bulk, customers, delete, detail, edit, erasure, export, imports, jobs
 
 app_name = "customers"
 
@@ -21,10 +21,18 @@ urlpatterns = [
     path("jobs/", jobs.job_list_view, name="jobs"),
     path("jobs/<str:async_action_id>/", jobs.job_detail_view, name="job"),
     path("jobs/<str:async_action_id>/rejected.csv", jobs.job_rejected_rows_view, name="job-rejected"),
+    path("erasures/", erasure.erasure_list_view, name="erasures"),
+    path("erasures/<int:pk>/", erasure.erasure_detail_view, name="erasure"),
+    path("erasures/<int:pk>/evidence/", erasure.erasure_evidence_view, name="erasure-evidence"),
+    path("audit/", audit.audit_list_view, name="audit"),
+    path("audit/export/", audit.audit_export_view, name="audit-export"),
     # Ids may be source ids containing "/", so the suffixed routes come before the bare one.
     path("customers/<path:customer_id>/edit/", edit.customer_edit_view, name="edit"),
     path("customers/<path:customer_id>/activity/", detail.customer_activity_view, name="activity"),
     path("customers/<path:customer_id>/redeemables/", detail.customer_redeemables_view, name="redeemables"),
     path("customers/<path:customer_id>/segments/", detail.customer_segments_view, name="segments"),
+    path("customers/<path:customer_id>/delete/", delete.customer_delete_view, name="delete"),
+    path("customers/<path:customer_id>/erase/", erasure.customer_erase_view, name="erase"),
+    path("customers/<path:customer_id>/history/", audit.customer_history_view, name="history"),
     path("customers/<path:customer_id>/", detail.customer_detail_view, name="detail"),
 ]

@@ -1,0 +1,242 @@
+"""The audit trail: recording every write made through the dashboard, reading it back, and scrubbing erased people."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .models import AuditEntry
+from .services.voucherify import get_client
+
+logger = logging.getLogger("customers_app.audit")
+
+Action = AuditEntry.Action
+Outcome = AuditEntry.Outcome
+
+# What a scrubbed value reads as, so the trail still shows that a field changed.
+ERASED = "[erased]"
+
+
+# Recording ---------------------------------------------------------------------------------------
+
+
+def _actor_fields(actor) -> dict[str, Any]:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return {"actor": None, "actor_name": ""}
+    return {"actor": actor, "actor_name": actor.get_username()}
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    target_id: str = "",
+    target_label: str = "",
+    changes: dict[str, Any] | None = None,
+    request_id: str = "",
+    outcome: str = Outcome.SUCCESS,
+    detail: str = "",
+) -> AuditEntry:
+    """Appends one entry to the trail and returns it.
+
+    ``actor`` is the user (or None/anonymous); ``target_id`` a Voucherify customer id (preferred
+    to a source id, so the entry survives an erasure scrub with its ids intact), a job id or a URL
+    path; ``target_label`` and ``changes`` may hold personal values (they are scrubbed on erasure).
+    """
+    return AuditEntry.objects.create(
+        **_actor_fields(actor),
+        action=str(action),
+        target_id=(target_id or "")[:500],
+        target_label=(target_label or "")[:500],
+        changes=changes or {},
+        request_id=(request_id or "")[:200],
+        outcome=str(outcome),
+        detail=detail or "",
+    )
+
+
+def field_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"field": {"before": old, "after": new}}`` for every key whose value differs."""
+    return {
+        key: {"before": before.get(key), "after": after.get(key)}
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+def customer_label(customer) -> str:
+    """How an entry names a customer next to its id: name and email (personal, scrubbed on erasure)."""
+    parts = [customer.name or "", f"<{customer.email}>" if customer.email else ""]
+    label = " ".join(part for part in parts if part)
+    if customer.source_id:
+        label = f"{label} [{customer.source_id}]" if label else customer.source_id
+    return label
+
+
+class RequestIds:
+    """The Voucherify request ids seen inside ``capture_request_ids()``, successful calls included."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    @property
+    def last(self) -> str:
+        return self.ids[-1] if self.ids else ""
+
+    def __str__(self) -> str:
+        return ", ".join(self.ids)
+
+
+@contextlib.contextmanager
+def capture_request_ids() -> Iterator[RequestIds]:
+    """Collects the ``X-Request-Id`` of every Voucherify response in this block (this thread only).
+
+    The client returns decoded JSON, not responses, so this hooks the thread's own ``requests``
+    session for the duration of the block; failed calls also carry the id on their exception.
+    """
+    captured = RequestIds()
+
+    def hook(response, *args, **kwargs):
+        request_id = response.headers.get("X-Request-Id")
+        if request_id:
+            captured.ids.append(request_id)
+        return response
+
+    try:
+        session = get_client().session
+    except Exception:  # noqa: BLE001 - a misconfigured client fails on the real call instead
+        yield captured
+        return
+    hooks = session.hooks.setdefault("response", [])
+    hooks.append(hook)
+    try:
+        yield captured
+    finally:
+        with contextlib.suppress(ValueError):
+            hooks.remove(hook)
+
+
+# Denied attempts ---------------------------------------------------------------------------------
+
+
+def audit_denied(request: HttpRequest) -> AuditEntry:
+    """Records that a signed-in user was refused a page (403)."""
+    return audit_record(
+        actor=request.user,
+        action=Action.DENIED,
+        target_id=request.get_full_path()[:500],
+        outcome=Outcome.DENIED,
+        detail=f"{request.method} refused: missing permission",
+    )
+
+
+# Reading -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    actor: str = ""
+    action: str = ""
+    customer: str = ""
+    outcome: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def audit_list(*, filters: AuditFilters | None = None) -> QuerySet[AuditEntry]:
+    """Entries newest first, narrowed by actor (username), action, customer id, outcome and dates (UTC, inclusive)."""
+    filters = filters or AuditFilters()
+    entries = AuditEntry.objects.select_related("actor")
+    if filters.actor:
+        entries = entries.filter(actor_name__iexact=filters.actor.strip())
+    if filters.action:
+        entries = entries.filter(action=filters.action)
+    if filters.outcome:
+        entries = entries.filter(outcome=filters.outcome)
+    if filters.customer:
+        customer = filters.customer.strip()
+        # Denied attempts name the page they asked for, whose path holds the id.
+        entries = entries.filter(Q(target_id=customer) | Q(target_id__contains=f"/customers/{customer}/"))
+    if filters.date_from:
+        entries = entries.filter(created_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        entries = entries.filter(created_at__lt=_day_start(filters.date_to) + timedelta(days=1))
+    return entries.order_by("-created_at", "-id")
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def customer_history(*, customer_id: str, limit: int = 100) -> list[AuditEntry]:
+    """The latest entries about one customer (by Voucherify id), for its History tab."""
+    return list(audit_list(filters=AuditFilters(customer=customer_id))[:limit])
+
+
+# Scrubbing ---------------------------------------------------------------------------------------
+
+
+def _blank_changes(changes: Any) -> Any:
+    """Keeps which fields changed, drops what they were and became."""
+    if isinstance(changes, dict):
+        return {
+            key: ({inner: ERASED for inner in value} if isinstance(value, dict) else ERASED)
+            for key, value in changes.items()
+        }
+    return {}
+
+
+def audit_scrub(
+    *,
+    customer_ids: list[str],
+    source_ids: list[str] = (),
+    emails: list[str] = (),
+    note: str = "",
+) -> int:
+    """Blanks the personal values in the entries about erased people; returns how many were scrubbed.
+
+    Entries keep action, actor, time, outcome, request id and the Voucherify customer id. An entry
+    that names a person by source id (a failed create, a denied URL) has that source id replaced
+    by the customer id, because source ids are often emails.
+    """
+    keys = [value for value in (*customer_ids, *source_ids) if value]
+    if not keys:
+        return 0
+    match = Q(target_id__in=keys)
+    for key in keys:
+        for form in {key, quote(key, safe="")}:
+            match |= Q(target_id__contains=f"/customers/{form}/")
+    for email in emails:
+        if email:
+            match |= Q(target_label__icontains=email)
+    replacement = customer_ids[0] if len(customer_ids) == 1 else ""
+    scrubbed = 0
+    now = timezone.now()
+    for entry in AuditEntry.objects.filter(match):
+        target_id = entry.target_id
+        for source_id in source_ids:
+            if not source_id or source_id in customer_ids:
+                continue
+            if target_id == source_id:
+                target_id = replacement or ERASED
+            for form in {source_id, quote(source_id, safe="")}:
+                target_id = target_id.replace(f"/customers/{form}/", f"/customers/{replacement or ERASED}/")
+        entry.target_id = target_id
+        entry.target_label = ""
+        entry.changes = _blank_changes(entry.changes)
+        if entry.detail and entry.action != Action.DENIED:
+            entry.detail = note or "Personal details removed after a GDPR erasure."
+        entry.scrubbed_at = now
+        entry.save(_scrub=True, update_fields=["target_id", "target_label", "changes", "detail", "scrubbed_at"])
+        scrubbed += 1
+    logger.info("audit scrub: %d entries for %d erased customers", scrubbed, len(customer_ids))
+    return scrubbed

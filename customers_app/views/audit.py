@@ -1,0 +1,128 @@
+"""The audit trail pages: the filtered, paged list, its CSV export, and each customer's History tab."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from ..audit import audit_list, customer_history
+from ..gdpr_forms import AuditFilterForm
+from ..models import AuditEntry
+from ..roles import VIEW_AUDIT, perm
+from .detail import TABS_BY_SLUG, Tab, render_tab
+
+PAGE_SIZE = 50
+HISTORY_LIMIT = 200
+EXPORT_COLUMNS = [
+    "time_utc",
+    "actor",
+    "action",
+    "outcome",
+    "target_id",
+    "target_label",
+    "changes",
+    "request_id",
+    "detail",
+    "scrubbed_at_utc",
+]
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required(perm(VIEW_AUDIT), raise_exception=True)
+def audit_list_view(request: HttpRequest) -> HttpResponse:
+    """Lets an admin see who changed what and when, filtered by actor, action, customer and dates."""
+    form = AuditFilterForm(request.GET or None)
+    entries = audit_list(filters=form.filters()) if not form.is_bound or form.is_valid() else AuditEntry.objects.none()
+    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "nav": "audit",
+    }
+    template = "audit/list.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#results"
+    return render(request, template, context)
+
+
+def _csv_cell(value: Any) -> str:
+    """Text for a spreadsheet, with formula-like cells defused (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _export_rows(entries) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_COLUMNS)
+    for entry in entries.iterator(chunk_size=500):
+        yield writer.writerow(
+            [
+                _csv_cell(value)
+                for value in (
+                    entry.created_at.isoformat(),
+                    entry.actor_name,
+                    entry.action,
+                    entry.outcome,
+                    entry.target_id,
+                    entry.target_label,
+                    AuditEntry._meta.get_field("changes").value_to_string(entry) if entry.changes else "",
+                    entry.request_id,
+                    entry.detail,
+                    entry.scrubbed_at.isoformat() if entry.scrubbed_at else "",
+                )
+            ]
+        )
+
+
+@require_GET
+@permission_required(perm(VIEW_AUDIT), raise_exception=True)
+def audit_export_view(request: HttpRequest) -> HttpResponse:
+    """Downloads the audit entries matching the filters as CSV."""
+    form = AuditFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return render(request, "audit/list.html", {"form": form, "page": None, "nav": "audit"}, status=400)
+    entries = audit_list(filters=form.filters())
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response = StreamingHttpResponse(_export_rows(entries), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    return response
+
+
+# History tab ---------------------------------------------------------------------------------------
+
+
+def load_history(request: HttpRequest, customer_id: str) -> dict[str, Any]:
+    """The History tab's panel: this customer's audit entries, newest first (by id or source id)."""
+    return {"entries": customer_history(customer_id=customer_id, limit=HISTORY_LIMIT), "limit": HISTORY_LIMIT}
+
+
+# The detail page may list History among its tabs (see views/detail.py TABS); this one stands in until then.
+HISTORY_TAB = TABS_BY_SLUG.get("history") or Tab(
+    "history", "History", "customers/tab_history.html", load_history, permission=perm(VIEW_AUDIT)
+)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required(perm(VIEW_AUDIT), raise_exception=True)
+def customer_history_view(request: HttpRequest, customer_id: str) -> HttpResponse:
+    """Shows who changed this customer through the dashboard, and when (the History tab)."""
+    return render_tab(request, customer_id, HISTORY_TAB)
