@@ -155,6 +155,10 @@ class RedeemableRow:
         return humanize_enum(self.item.status)
 
     @property
+    def role_label(self) -> str:
+        return humanize_enum(self.item.holder_role)
+
+    @property
     def campaign_type_label(self) -> str:
         return humanize_enum(self.item.campaign_type)
 
