@@ -26,6 +26,7 @@ from django.conf import settings
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # Voucherify's limit for importCSV
 SAMPLE_BYTES = 64 * 1024
 UPLOAD_MAX_AGE_SECONDS = 24 * 60 * 60
+SENT_MAX_AGE_SECONDS = 30 * 24 * 60 * 60
 PREVIEW_ROWS = 10
 MAX_SHOWN_ERRORS = 200
 
@@ -134,13 +135,16 @@ def upload_delete(token: str | None) -> None:
             upload_path(token).unlink(missing_ok=True)
 
 
-def upload_cleanup(max_age: float = UPLOAD_MAX_AGE_SECONDS) -> None:
-    """Removes wizard uploads older than ``max_age`` seconds (sent files of jobs live elsewhere)."""
-    directory = upload_dir()
-    limit = time.time() - max_age
-    for entry in os.scandir(directory):
-        if entry.is_file() and entry.stat().st_mtime < limit:
-            Path(entry.path).unlink(missing_ok=True)
+def upload_cleanup(max_age: float = UPLOAD_MAX_AGE_SECONDS, sent_max_age: float = SENT_MAX_AGE_SECONDS) -> None:
+    """Removes wizard uploads older than ``max_age`` seconds and sent files older than ``sent_max_age``.
+
+    Sent files back the jobs' "Download rejected rows"; Voucherify keeps its reports for a week.
+    """
+    now = time.time()
+    for directory, age in ((upload_dir(), max_age), (sent_dir(), sent_max_age)):
+        for entry in os.scandir(directory):
+            if entry.is_file() and entry.stat().st_mtime < now - age:
+                Path(entry.path).unlink(missing_ok=True)
 
 
 def sent_dir() -> Path:

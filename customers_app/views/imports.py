@@ -183,7 +183,8 @@ def import_preview_view(request):
     except CsvFileError as error:
         messages.error(request, str(error))
         return redirect("customers:import-map")
-    context = {"preview": preview, "state": state, "step": 3, "nav": "import"}
+    encoding_label = dict(csv_import.ENCODING_CHOICES).get(state["encoding"], state["encoding"])
+    context = {"preview": preview, "state": state, "encoding_label": encoding_label, "step": 3, "nav": "import"}
     return render(request, "imports/preview.html", context)
 
 
