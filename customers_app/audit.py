@@ -198,7 +198,7 @@ def _blank_changes(changes: Any) -> Any:
 def audit_scrub(
     *,
     customer_ids: list[str],
-    source_ids: list[str] = (),
+    source_ids: dict[str, str] | None = None,
     emails: list[str] = (),
     note: str = "",
 ) -> int:
@@ -206,8 +206,9 @@ def audit_scrub(
 
     Entries keep action, actor, time, outcome, request id and the Voucherify customer id. An entry
     that names a person by source id (a failed create, a denied URL) has that source id replaced
-    by the customer id, because source ids are often emails.
+    by its customer id (``source_ids`` maps one to the other), because source ids are often emails.
     """
+    source_ids = {source_id: customer_id for source_id, customer_id in (source_ids or {}).items() if source_id}
     keys = [value for value in (*customer_ids, *source_ids) if value]
     if not keys:
         return 0
@@ -218,18 +219,17 @@ def audit_scrub(
     for email in emails:
         if email:
             match |= Q(target_label__icontains=email)
-    replacement = customer_ids[0] if len(customer_ids) == 1 else ""
     scrubbed = 0
     now = timezone.now()
     for entry in AuditEntry.objects.filter(match):
         target_id = entry.target_id
-        for source_id in source_ids:
-            if not source_id or source_id in customer_ids:
+        for source_id, customer_id in source_ids.items():
+            if source_id == customer_id:
                 continue
             if target_id == source_id:
-                target_id = replacement or ERASED
+                target_id = customer_id or ERASED
             for form in {source_id, quote(source_id, safe="")}:
-                target_id = target_id.replace(f"/customers/{form}/", f"/customers/{replacement or ERASED}/")
+                target_id = target_id.replace(f"/customers/{form}/", f"/customers/{customer_id or ERASED}/")
         entry.target_id = target_id
         entry.target_label = ""
         entry.changes = _blank_changes(entry.changes)

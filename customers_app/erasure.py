@@ -280,7 +280,7 @@ def customers_erase(
             )
             audit_scrub(
                 customer_ids=[c.id for c in done],
-                source_ids=[c.source_id for c in done if c.source_id],
+                source_ids={c.source_id: c.id for c in done if c.source_id},
                 emails=sorted({c.email for c in done if c.email}),
                 note=f"Personal details removed by erasure request {record.pk}.",
             )

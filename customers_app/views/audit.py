@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
@@ -83,7 +85,7 @@ def _export_rows(entries) -> Iterator[str]:
                     entry.outcome,
                     entry.target_id,
                     entry.target_label,
-                    AuditEntry._meta.get_field("changes").value_to_string(entry) if entry.changes else "",
+                    json.dumps(entry.changes, ensure_ascii=False, sort_keys=True, default=str) if entry.changes else "",
                     entry.request_id,
                     entry.detail,
                     entry.scrubbed_at.isoformat() if entry.scrubbed_at else "",
@@ -125,4 +127,7 @@ HISTORY_TAB = TABS_BY_SLUG.get("history") or Tab(
 @permission_required(perm(VIEW_AUDIT), raise_exception=True)
 def customer_history_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     """Shows who changed this customer through the dashboard, and when (the History tab)."""
-    return render_tab(request, customer_id, HISTORY_TAB)
+    # Read here, on the request's own database connection: the whole-page render loads the panel
+    # in a worker thread, which would not see this transaction's rows (and needs no Voucherify call).
+    panel = load_history(request, customer_id)
+    return render_tab(request, customer_id, replace(HISTORY_TAB, load=lambda *_: panel))
