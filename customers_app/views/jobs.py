@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
@@ -14,9 +15,11 @@ from django.views.decorators.vary import vary_on_headers
 from ..jobs import failed_rows, job_refresh, rejected_rows_csv, sent_file_path
 from ..models import Job
 from ..roles import BULK_UPDATE, IMPORT, perm
-from ..services.voucherify import NotFound
+from ..services.voucherify import NotFound, VoucherifyError
+from ..types import FINISHED_ASYNC_STATUSES
 
 JOBS_PER_PAGE = 25
+REFRESHED_ON_LIST = 5
 
 
 def can_see_jobs(user) -> bool:
@@ -39,6 +42,11 @@ def jobs_permission_required(view):
 def job_list_view(request):
     """Lists the imports and bulk updates started from the dashboard, newest first."""
     page = Paginator(Job.objects.select_related("created_by"), JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    # Unfinished jobs nobody has opened since: ask Voucherify, a few at most so the page stays quick.
+    unfinished = [job for job in page.object_list if job.status not in FINISHED_ASYNC_STATUSES]
+    for job in unfinished[:REFRESHED_ON_LIST]:
+        with contextlib.suppress(VoucherifyError):
+            job_refresh(job=job, async_action_id=job.async_action_id)
     return render(request, "jobs/list.html", {"page": page, "nav": "jobs"})
 
 

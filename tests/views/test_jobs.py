@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 
 from customers_app.models import Job
 from customers_app.types import AsyncAction
-from tests.csv_samples import confirm, csv_bytes, unique, upload
+from tests.csv_samples import confirm, csv_bytes, unique, upload, wait_for_action
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_sandbox_server")]
 
@@ -88,6 +88,10 @@ def test_jobs_list_records_who_started_what(marketer_client, sandbox_server):
     html = marketer_client.get("/jobs/").content.decode()
     row = re.search(rf'<tr data-job-id="{action_id}">.*?</tr>', html, re.S).group(0)
     assert "CSV import" in row and "crm-export.csv" in row and "marketer-user" in row and ">3<" in row
+    wait_for_action(sandbox_server, action_id)
+    html = marketer_client.get("/jobs/").content.decode()  # the list asks Voucherify about unfinished jobs
+    row = re.search(rf'<tr data-job-id="{action_id}">.*?</tr>', html, re.S).group(0)
+    assert ">DONE<" in row
 
 
 def test_running_job_fragment_polls_and_finished_one_does_not():
