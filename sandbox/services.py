@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 
@@ -139,7 +139,7 @@ def upsert_customer(fields: dict, *, group_id: str, merge_metadata: bool = False
     if customer is not None:
         update_customer(customer, fields, group_id=group_id, merge_metadata=merge_metadata)
         return customer, False
-    moment = now()
+    moment = unique_created_at()
     customer = Customer(
         id=new_id("cust_"),
         created_at=moment,
@@ -154,6 +154,18 @@ def upsert_customer(fields: dict, *, group_id: str, merge_metadata: bool = False
     record_event(customer, "customer.created", {"customer": snapshot(customer)}, group_id)
     refresh_segments(customer, group_id)
     return customer, True
+
+
+def unique_created_at() -> datetime:
+    """Now, or 1 ms after the newest customer: distinct ``created_at`` values keep the cursor exact.
+
+    Callers hold the write transaction (SQLite ``IMMEDIATE``), so concurrent creates cannot collide.
+    """
+    moment = now()
+    newest = Customer.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+    if newest is not None and newest >= moment:
+        moment = newest + timedelta(milliseconds=1)
+    return moment
 
 
 def update_customer(customer: Customer, fields: dict, *, group_id: str, merge_metadata: bool = False) -> None:
