@@ -341,3 +341,17 @@ def test_deprecated_activities_endpoint_pages_by_date_cursor(sandbox_server):
 def test_deprecated_activities_endpoint_for_an_unknown_customer(sandbox_server):
     with pytest.raises(NotFound):
         customer_activities_list(customer_id=f"nobody-{uuid.uuid4()}")
+
+
+@pytest.mark.django_db(databases=["default", "sandbox"], transaction=True)
+def test_deep_linked_tab_works_with_the_in_process_sandbox(settings, login_as):
+    """`make run` talks to the sandbox in-process; the tab is then loaded on another thread."""
+    from customers_app.services.customers import customer_create
+
+    settings.VOUCHERIFY_API_URL = "http://127.0.0.1:9/sandbox"  # nothing listens: no real network
+    settings.VOUCHERIFY_IN_PROCESS = True
+    customer = customer_create(data={"source_id": f"in-process-{uuid.uuid4()}", "name": "Local"})
+    response = login_as("support").get(f"/customers/{customer.id}/activity/")
+    assert response.status_code == 200
+    assert ACTIVITY_ID.findall(page_text(response))
+    assert "Customer created" in page_text(response)
