@@ -38,9 +38,9 @@ EXPORT_COLUMNS = [
 ]
 
 
-@require_GET
 @vary_on_headers("HX-Request")
 @permission_required(perm(VIEW_AUDIT), raise_exception=True)
+@require_GET
 def audit_list_view(request: HttpRequest) -> HttpResponse:
     """Lets an admin see who changed what and when, filtered by actor, action, customer and dates."""
     form = AuditFilterForm(request.GET or None)
@@ -94,8 +94,8 @@ def _export_rows(entries) -> Iterator[str]:
         )
 
 
-@require_GET
 @permission_required(perm(VIEW_AUDIT), raise_exception=True)
+@require_GET
 def audit_export_view(request: HttpRequest) -> HttpResponse:
     """Downloads the audit entries matching the filters as CSV."""
     form = AuditFilterForm(request.GET or None)
@@ -122,9 +122,9 @@ HISTORY_TAB = TABS_BY_SLUG.get("history") or Tab(
 )
 
 
-@require_GET
 @vary_on_headers("HX-Request")
 @permission_required(perm(VIEW_AUDIT), raise_exception=True)
+@require_GET
 def customer_history_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     """Shows who changed this customer through the dashboard, and when (the History tab)."""
     # Read here, on the request's own database connection: the whole-page render loads the panel

@@ -37,8 +37,9 @@ def _page(request: HttpRequest, *, customer: Customer, form: TypedConfirmationFo
     return render(request, TEMPLATE, context, status=status)
 
 
-@require_http_methods(["GET", "POST"])
+# The permission comes before the method check, so a refused user gets 403 whatever they send.
 @permission_required(perm(DELETE), raise_exception=True)
+@require_http_methods(["GET", "POST"])
 def customer_delete_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     """Lets an admin delete a customer after seeing who it is and what they hold, and typing their email to confirm."""
     try:

@@ -37,8 +37,8 @@ def _erase_page(request: HttpRequest, *, customer: Customer, people: list[Custom
     return render(request, ERASE_TEMPLATE, context, status=status)
 
 
-@require_http_methods(["GET", "POST"])
 @permission_required(perm(ERASE), raise_exception=True)
+@require_http_methods(["GET", "POST"])
 def customer_erase_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     """Lets an admin answer a "forget me" request: every customer with the person's email is erased for good."""
     try:
@@ -79,8 +79,8 @@ def customer_erase_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     return redirect("customers:erasure", record.pk)
 
 
-@require_GET
 @permission_required(perm(ERASE), raise_exception=True)
+@require_GET
 def erasure_list_view(request: HttpRequest) -> HttpResponse:
     """Lists every erasure request answered through the dashboard, newest first."""
     paginator = Paginator(ErasureRecord.objects.all(), PAGE_SIZE)
@@ -88,16 +88,16 @@ def erasure_list_view(request: HttpRequest) -> HttpResponse:
     return render(request, "erasures/list.html", {"page": page, "nav": "erasures"})
 
 
-@require_GET
 @permission_required(perm(ERASE), raise_exception=True)
+@require_GET
 def erasure_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Shows one erasure request's case record: who, when, why, and Voucherify's receipt per customer."""
     record = get_object_or_404(ErasureRecord, pk=pk)
     return render(request, "erasures/detail.html", {"record": record, "nav": "erasures"})
 
 
-@require_GET
 @permission_required(perm(ERASE), raise_exception=True)
+@require_GET
 def erasure_evidence_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Downloads one erasure record as JSON evidence for the data protection file."""
     record = get_object_or_404(ErasureRecord, pk=pk)
