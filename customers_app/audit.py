@@ -182,6 +182,14 @@ def customer_history(*, customer_id: str, limit: int = 100) -> list[AuditEntry]:
     return list(audit_list(filters=AuditFilters(customer=customer_id))[:limit])
 
 
+HISTORY_LIMIT = 200
+
+
+def history_panel(request: HttpRequest, customer_id: str) -> dict[str, Any]:
+    """What the customer page's History tab shows (a ``Tab.load`` function): the latest entries."""
+    return {"entries": customer_history(customer_id=customer_id, limit=HISTORY_LIMIT), "limit": HISTORY_LIMIT}
+
+
 # Scrubbing ---------------------------------------------------------------------------------------
 
 

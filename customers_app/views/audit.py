@@ -16,14 +16,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from ..audit import audit_list, customer_history
+from ..audit import audit_list, history_panel
 from ..gdpr_forms import AuditFilterForm
 from ..models import AuditEntry
 from ..roles import VIEW_AUDIT, perm
 from .detail import TABS_BY_SLUG, Tab, render_tab
 
 PAGE_SIZE = 50
-HISTORY_LIMIT = 200
 EXPORT_COLUMNS = [
     "time_utc",
     "actor",
@@ -111,14 +110,9 @@ def audit_export_view(request: HttpRequest) -> HttpResponse:
 # History tab ---------------------------------------------------------------------------------------
 
 
-def load_history(request: HttpRequest, customer_id: str) -> dict[str, Any]:
-    """The History tab's panel: this customer's audit entries, newest first (by id or source id)."""
-    return {"entries": customer_history(customer_id=customer_id, limit=HISTORY_LIMIT), "limit": HISTORY_LIMIT}
-
-
-# The detail page may list History among its tabs (see views/detail.py TABS); this one stands in until then.
+# The customer page lists History among its tabs (views/detail.py TABS); this stands in if it does not.
 HISTORY_TAB = TABS_BY_SLUG.get("history") or Tab(
-    "history", "History", "customers/tab_history.html", load_history, permission=perm(VIEW_AUDIT)
+    "history", "History", "customers/tab_history.html", history_panel, permission=perm(VIEW_AUDIT)
 )
 
 
@@ -129,5 +123,5 @@ def customer_history_view(request: HttpRequest, customer_id: str) -> HttpRespons
     """Shows who changed this customer through the dashboard, and when (the History tab)."""
     # Read here, on the request's own database connection: the whole-page render loads the panel
     # in a worker thread, which would not see this transaction's rows (and needs no Voucherify call).
-    panel = load_history(request, customer_id)
+    panel = HISTORY_TAB.load(request, customer_id)
     return render_tab(request, customer_id, replace(HISTORY_TAB, load=lambda *_: panel))

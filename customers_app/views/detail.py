@@ -18,8 +18,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from ..audit import history_panel
 from ..customer_forms import ActivityFilterForm, CursorForm, event_label, metadata_display, metadata_type_of
-from ..roles import VIEW, perm
+from ..roles import VIEW, VIEW_AUDIT, perm
 from ..services.customers import (
     customer_activity_list,
     customer_get,
@@ -193,6 +194,8 @@ TABS: list[Tab] = [
     Tab("activity", "Activity", "customers/tab_activity.html", load_activity),
     Tab("redeemables", "Redeemables", "customers/tab_redeemables.html", load_redeemables),
     Tab("segments", "Segments", "customers/tab_segments.html", load_segments),
+    # Served by views/audit.py (customer_history_view); only for those who may read the audit trail.
+    Tab("history", "History", "customers/tab_history.html", history_panel, permission=perm(VIEW_AUDIT)),
 ]
 TABS_BY_SLUG = {tab.slug: tab for tab in TABS}
 DEFAULT_TAB = "activity"

@@ -116,3 +116,21 @@ def test_non_admins_cannot_delete(login_as, new_customer, use_sandbox_server, ro
     assert client.get(url).status_code == 403
     assert client.post(url, {"confirmation": customer["email"]}).status_code == 403
     assert use_sandbox_server.api("GET", f"/v1/customers/{customer['id']}").status_code == 200
+
+
+def test_admins_see_delete_and_erase_on_the_customer_page(admin_role_client, new_customer):
+    customer = new_customer()
+    page = html.unescape(admin_role_client.get(reverse("customers:detail", args=[customer["id"]])).content.decode())
+    assert f'href="{reverse("customers:delete", args=[customer["id"]])}"' in page
+    assert f'href="{reverse("customers:erase", args=[customer["id"]])}"' in page
+    assert 'class="danger-actions"' in page
+    assert f'href="{reverse("customers:history", args=[customer["id"]])}"' in page
+
+
+@pytest.mark.parametrize("role", ["support", "marketer"])
+def test_others_see_no_delete_erase_or_history(login_as, new_customer, role):
+    customer = new_customer()
+    client = login_as(role)
+    page = client.get(reverse("customers:detail", args=[customer["id"]])).content.decode()
+    assert "/delete/" not in page and "/erase/" not in page and "/history/" not in page
+    assert "danger-actions" not in page
