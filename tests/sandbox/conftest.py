@@ -84,11 +84,16 @@ def seeded():
     seed(40)
 
 
-def wait_for_action(client: Client, action_id: str, timeout: float = 15) -> dict:
-    """Polls an async action until it is DONE or FAILED."""
-    deadline = time.monotonic() + timeout
-    while True:
-        body = client.get(f"/sandbox/v1/async-actions/{action_id}").json()
-        if body["status"] in ("DONE", "FAILED") or time.monotonic() > deadline:
-            return body
-        time.sleep(0.05)
+@pytest.fixture
+def wait_for_action(api):
+    """Polls an async action until it is DONE or FAILED and returns it."""
+
+    def wait(action_id: str, timeout: float = 15) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            body = api.get(f"/sandbox/v1/async-actions/{action_id}").json()
+            if body["status"] in ("DONE", "FAILED") or time.monotonic() > deadline:
+                return body
+            time.sleep(0.05)
+
+    return wait

@@ -9,8 +9,6 @@ import pytest
 
 from sandbox.models import Customer, CustomerEvent, RedeemableHolder, Segment, SegmentMembership
 
-from .conftest import wait_for_action
-
 pytestmark = pytest.mark.django_db(databases=["default", "sandbox"], transaction=True)
 
 LIST = "/v1/customers"
@@ -248,11 +246,11 @@ def test_segments_and_customer_segments(api, contract, seeded):
     assert unknown.status_code == 200 and unknown.json()["total"] == 0
 
 
-def test_created_at_values_are_unique_so_the_cursor_never_skips(api):
+def test_created_at_values_are_unique_so_the_cursor_never_skips(api, wait_for_action):
     body = [{"source_id": f"burst-{n}"} for n in range(30)]
     response = api.post(url("/v1/customers/bulk/async"), json.dumps(body), content_type="application/json")
     for n in range(5):
         create(api, source_id=f"single-{n}")
-    assert wait_for_action(api, response.json()["async_action_id"])["status"] == "DONE"
+    assert wait_for_action(response.json()["async_action_id"])["status"] == "DONE"
     created = list(Customer.objects.values_list("created_at", flat=True))
     assert len(created) == len(set(created)) == 35

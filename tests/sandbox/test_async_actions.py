@@ -10,8 +10,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from sandbox.models import Customer, CustomerEvent
 
-from .conftest import wait_for_action
-
 pytestmark = pytest.mark.django_db(databases=["default", "sandbox"], transaction=True)
 
 ACTION = "/v1/async-actions/{asyncActionId}"
@@ -25,7 +23,7 @@ def upload(api, content: bytes, name: str = "customers.csv"):
     return api.post(url("/v1/customers/importCSV"), {"file": SimpleUploadedFile(name, content, "text/csv")})
 
 
-def test_import_csv_creates_updates_and_reports_failures(api, contract):
+def test_import_csv_creates_updates_and_reports_failures(api, wait_for_action, contract):
     existing = api.post(
         url("/v1/customers"), json.dumps({"source_id": "csv-2", "name": "Old"}), content_type="application/json"
     ).json()
@@ -43,7 +41,7 @@ def test_import_csv_creates_updates_and_reports_failures(api, contract):
     action_id = response.json()["async_action_id"]
     assert action_id.startswith("aa_") and len(action_id) == 21
 
-    result = wait_for_action(api, action_id)
+    result = wait_for_action(action_id)
     assert result["status"] == "DONE" and result["progress"] == 100 and result["type"] == "CUSTOMERS.IMPORT_CSV"
     contract.check("GET", ACTION, api.get(url(f"/v1/async-actions/{action_id}")))
     assert result["result"]["done_count"] == 2 and result["result"]["failed_count"] == 2
@@ -58,10 +56,10 @@ def test_import_csv_creates_updates_and_reports_failures(api, contract):
     assert CustomerEvent.objects.filter(customer_id=bob.id, type="customer.updated").exists()
 
 
-def test_import_csv_in_other_encodings(api):
+def test_import_csv_in_other_encodings(api, wait_for_action):
     content = "Source_id;Name;Address_City\ncp-1;Zażółć Gęślą;Kraków\n".encode("cp1250")
     action_id = upload(api, content).json()["async_action_id"]
-    assert wait_for_action(api, action_id)["result"]["done_count"] == 1
+    assert wait_for_action(action_id)["result"]["done_count"] == 1
     assert Customer.objects.get(source_id="cp-1").name == "Zażółć Gęślą"
 
 
@@ -88,7 +86,7 @@ def test_import_without_file_is_400(api, contract):
     assert response.status_code == 400
 
 
-def test_bulk_update_upserts_and_reports_errors(api, contract):
+def test_bulk_update_upserts_and_reports_errors(api, wait_for_action, contract):
     api.post(url("/v1/customers"), json.dumps({"source_id": "b-1", "name": "One"}), content_type="application/json")
     body = [
         {"source_id": "b-1", "email": "one@example.com", "metadata": {"x": 1}},
@@ -100,7 +98,7 @@ def test_bulk_update_upserts_and_reports_errors(api, contract):
     response = api.post(url("/v1/customers/bulk/async"), json.dumps(body), content_type="application/json")
     contract.check("POST", "/v1/customers/bulk/async", response)
     assert response.status_code == 202
-    result = wait_for_action(api, response.json()["async_action_id"])
+    result = wait_for_action(response.json()["async_action_id"])
     assert result["status"] == "DONE" and result["operation_status"] == "SUCCESS"
     assert result["result"]["done_count"] == 2 and result["result"]["failed_count"] == 3
     assert [e["source_id"] for e in result["result"]["errors"]] == ["", "b-3", ""]
@@ -110,7 +108,7 @@ def test_bulk_update_upserts_and_reports_errors(api, contract):
     contract.check("GET", ACTION, api.get(url(f"/v1/async-actions/{result['id']}")))
 
 
-def test_metadata_update_merges_and_upserts(api, contract):
+def test_metadata_update_merges_and_upserts(api, wait_for_action, contract):
     api.post(
         url("/v1/customers"),
         json.dumps({"source_id": "m-1", "metadata": {"keep": True, "tier": "bronze"}}),
@@ -119,7 +117,7 @@ def test_metadata_update_merges_and_upserts(api, contract):
     body = {"source_ids": ["m-1", "m-new", ""], "metadata": {"tier": "gold", "score": 9.5}}
     response = api.post(url("/v1/customers/metadata/async"), json.dumps(body), content_type="application/json")
     contract.check("POST", "/v1/customers/metadata/async", response)
-    result = wait_for_action(api, response.json()["async_action_id"])
+    result = wait_for_action(response.json()["async_action_id"])
     assert result["status"] == "DONE" and result["type"] == "CUSTOMERS.METADATA_UPDATE"
     assert result["result"]["done_count"] == 2 and result["result"]["failed_count"] == 1
     assert Customer.objects.get(source_id="m-1").metadata == {"keep": True, "tier": "gold", "score": 9.5}
@@ -150,7 +148,7 @@ def test_bulk_bodies_over_10_mb_are_413(api, contract, path):
     assert response.status_code == 413 and response.json()["statusCode"] == 413
 
 
-def test_async_actions_list_and_lookup(api, contract):
+def test_async_actions_list_and_lookup(api, wait_for_action, contract):
     ids = []
     for n in range(3):
         body = {"source_ids": [f"l-{n}"], "metadata": {"n": n}}
@@ -158,7 +156,7 @@ def test_async_actions_list_and_lookup(api, contract):
         ids.append(response.json()["async_action_id"])
         time.sleep(0.005)  # distinct created_at milliseconds keep the expected order
     for action_id in ids:
-        wait_for_action(api, action_id)
+        wait_for_action(action_id)
     response = api.get(url("/v1/async-actions"), {"limit": 2})
     contract.check("GET", "/v1/async-actions", response)
     body = response.json()

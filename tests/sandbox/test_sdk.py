@@ -97,7 +97,8 @@ def test_list_with_filters_dates_and_orders(customers):
 def test_activity_redeemables_and_segments(sdk):
     customers, _, segments = sdk
     holder = None
-    for candidate in customers.list_customers(limit=30).customers:
+    # Oldest first: seeded customers, not the ones other tests keep creating at the top of the list.
+    for candidate in customers.list_customers(limit=30, order="created_at").customers:
         redeemables = customers.list_customer_redeemables(candidate.id, limit=100)
         if redeemables.total:
             holder = candidate
