@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from .models import AuditEntry
-from .services.voucherify import get_client
+from .services.voucherify import VoucherifyError, get_client
 
 logger = logging.getLogger("customers_app.audit")
 
@@ -123,6 +123,87 @@ def capture_request_ids() -> Iterator[RequestIds]:
     finally:
         with contextlib.suppress(ValueError):
             hooks.remove(hook)
+
+
+def _jsonable(value: Any) -> Any:
+    """A value as the trail can store it (JSON); anything else, such as a "missing" marker, becomes None or text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if type(value).__name__ == "_Missing":
+        return None
+    return str(value)
+
+
+def audit_changes(before: dict[str, Any], changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"field": {"before": ..., "after": ...}}`` for the fields in ``changes`` (new values), from ``before``."""
+    return {
+        str(key): {"before": _jsonable(before.get(key)), "after": _jsonable(value)}
+        for key, value in sorted(changes.items())
+    }
+
+
+class AuditedWrite:
+    """What ``audited()`` will record; the block may name the customer once it exists."""
+
+    def __init__(self, target_id: str, target_label: str, changes: dict[str, Any] | None) -> None:
+        self.target_id = target_id
+        self.target_label = target_label
+        self.changes = changes or {}
+
+    def customer(self, customer) -> None:
+        """The entry is about this customer: its Voucherify id, its name and email as the label."""
+        self.target_id = customer.id
+        self.target_label = customer_label(customer)
+
+
+@contextlib.contextmanager
+def audited(
+    *,
+    actor,
+    action: str,
+    customer=None,
+    target_id: str = "",
+    target_label: str = "",
+    changes: dict[str, Any] | None = None,
+) -> Iterator[AuditedWrite]:
+    """Wraps one write to Voucherify: records it as a success with its request id, or as a failure.
+
+    Any VoucherifyError raised in the block is recorded (with its request id) and raised again,
+    so the view handles it as before. Example::
+
+        with audited(actor=request.user, action=Action.EDIT, customer=customer, changes=...):
+            customer_update(customer_id=customer.id, changes=payload)
+    """
+    write = AuditedWrite(target_id, target_label, _jsonable(changes) if changes else None)
+    if customer is not None:
+        write.customer(customer)
+    with capture_request_ids() as request_ids:
+        try:
+            yield write
+        except VoucherifyError as exc:
+            audit_record(
+                actor=actor,
+                action=action,
+                target_id=write.target_id,
+                target_label=write.target_label,
+                changes=write.changes,
+                request_id=exc.request_id or request_ids.last,
+                outcome=Outcome.FAILED,
+                detail=f"{type(exc).__name__}: {exc.details or exc.message}",
+            )
+            raise
+    audit_record(
+        actor=actor,
+        action=action,
+        target_id=write.target_id,
+        target_label=write.target_label,
+        changes=write.changes,
+        request_id=request_ids.last,
+    )
 
 
 # Denied attempts ---------------------------------------------------------------------------------

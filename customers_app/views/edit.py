@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.text import get_text_list
 from django.views.decorators.http import require_http_methods
 
+from ..audit import Action, audit_changes, audited
 from ..customer_forms import (
     MISSING,
     ConflictForm,
@@ -36,6 +37,7 @@ from ..roles import ADD, CHANGE, perm
 from ..services.customers import customer_create, customer_get, customer_list, customer_update
 from ..services.voucherify import NotFound, RequestError
 from ..types import Customer
+from .erasure import guard_response
 
 FORM_TEMPLATE = "customers/form.html"
 ADD_ROW_BUTTON = "add_metadata_row"
@@ -82,6 +84,10 @@ def customer_create_view(request: HttpRequest) -> HttpResponse:
 
     values = values_from_forms(form, formset)
     source_id = form.cleaned_data["source_id"] or None
+    # Someone who was erased (GDPR) comes back only with an administrator's reason, which is audited.
+    stopped = guard_response(request, email=values.get("email"), source_id=source_id)
+    if stopped is not None:
+        return stopped
     # Voucherify's create is an upsert: look first, so an existing customer is never overwritten.
     if source_id:
         try:
@@ -96,7 +102,10 @@ def customer_create_view(request: HttpRequest) -> HttpResponse:
             return _exists_page(request, reason="email", value=values["email"], customers=same_email)
 
     try:
-        customer = customer_create(data=create_payload(values, source_id=source_id))
+        changes = audit_changes({}, {"source_id": source_id, **values})
+        with audited(actor=request.user, action=Action.CREATE, target_id=source_id or "", changes=changes) as audit:
+            customer = customer_create(data=create_payload(values, source_id=source_id))
+            audit.customer(customer)
     except RequestError as exc:
         add_request_error(form, exc)
         return _form_page(request, form=form, formset=formset, customer=None, status=400)
@@ -186,14 +195,16 @@ def _save(
         return redirect("customers:detail", customer.id)
     if unchanged_upstream:
         changes = merge.my_changes
-        customer_update(customer_id=customer.id, changes=update_payload(changes, customer))
+        with audited(actor=request.user, action=Action.EDIT, customer=customer, changes=audit_changes(theirs, changes)):
+            customer_update(customer_id=customer.id, changes=update_payload(changes, customer))
         messages.success(request, f"Saved changes to {_labels(changes)}.")
         return redirect("customers:detail", customer.id)
 
     conflicts = merge.conflicts
     applied = merge.applicable
     if applied:
-        customer = customer_update(customer_id=customer.id, changes=update_payload(applied, customer))
+        with audited(actor=request.user, action=Action.EDIT, customer=customer, changes=audit_changes(theirs, applied)):
+            customer = customer_update(customer_id=customer.id, changes=update_payload(applied, customer))
     if not conflicts:
         kept = merge.their_only
         saved = f"Saved your changes to {_labels(applied)}." if applied else "Nothing else needed saving."

@@ -1,0 +1,139 @@
+"""Every write through the dashboard lands in the audit trail: creates and edits (also failed), and guard stops."""
+
+from __future__ import annotations
+
+import html
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from customers_app.erasure import identifier_digest
+from customers_app.models import AuditEntry, ErasedIdentifier, ErasureRecord
+
+pytestmark = pytest.mark.django_db
+
+
+def create_data(**fields) -> dict:
+    data = {"metadata-TOTAL_FORMS": "1", "metadata-INITIAL_FORMS": "0", "metadata-0-type": "text"}
+    return data | fields
+
+
+@pytest.fixture
+def erased_person():
+    """Someone erased earlier: only the keyed hashes of their email and source id are left."""
+    tag = uuid.uuid4().hex[:10]
+    email, source_id = f"gone.{tag}@example.com", f"gone-{tag}"
+    record = ErasureRecord.objects.create(
+        reference="GDPR-GUARD", requester="data_subject", reason="Art. 17", customer_ids=["cust_x"], outcome="completed"
+    )
+    ErasedIdentifier.objects.create(kind="email", digest=identifier_digest(email), erasure=record)
+    ErasedIdentifier.objects.create(kind="source_id", digest=identifier_digest(source_id), erasure=record)
+    return {"email": email, "source_id": source_id, "record": record}
+
+
+@pytest.mark.usefixtures("use_sandbox_server")
+def test_create_is_audited_with_the_new_id_values_and_request_id(marketer_client):
+    source_id = f"audit-create-{uuid.uuid4().hex[:8]}"
+    response = marketer_client.post("/customers/new/", create_data(source_id=source_id, name="Ada", city="Oslo"))
+    assert response.status_code == 302
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CREATE)
+    assert entry.target_id.startswith("cust_") and response["Location"] == f"/customers/{entry.target_id}/"
+    assert entry.outcome == "success" and entry.request_id.startswith("v-")
+    assert entry.actor_name == "marketer-user"
+    assert entry.changes["name"] == {"before": None, "after": "Ada"}
+    assert entry.changes["source_id"]["after"] == source_id
+    assert "Ada" in entry.target_label
+
+
+def test_edit_is_audited_with_before_and_after(support_client, use_sandbox_server):
+    source_id = f"audit-edit-{uuid.uuid4().hex[:8]}"
+    customer = use_sandbox_server.api("POST", "/v1/customers", json={"source_id": source_id, "name": "Before"}).json()
+    from tests.views.test_edit import form_data
+
+    data = form_data(support_client.get(f"/customers/{customer['id']}/edit/"))
+    data["name"] = "After"
+    assert support_client.post(f"/customers/{customer['id']}/edit/", data).status_code == 302
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.EDIT)
+    assert entry.target_id == customer["id"]
+    assert entry.changes == {"name": {"before": "Before", "after": "After"}}
+    assert entry.request_id.startswith("v-") and entry.actor_name == "support-user"
+    # The customer's History tab shows it to an admin.
+    admin = support_client
+    from customers_app.management.commands.dashboard_user import set_user_role
+
+    admin.force_login(set_user_role("admin-history", "admin", "a-long-test-password")[0])
+    page = html.unescape(admin.get(reverse("customers:history", args=[customer["id"]])).content.decode())
+    assert "Before → After" in page and "support-user" in page
+
+
+def test_a_failed_create_is_audited_with_the_request_id(settings, httpserver, marketer_client):
+    settings.VOUCHERIFY_API_URL = httpserver.url_for("").rstrip("/")
+    settings.VOUCHERIFY_IN_PROCESS = False
+    httpserver.expect_request("/v1/customers/new-one", method="GET").respond_with_json(
+        {"code": 404, "key": "not_found", "message": "Resource not found", "request_id": "v-1"}, status=404
+    )
+    httpserver.expect_request("/v1/customers", method="POST").respond_with_json(
+        {"code": 400, "message": "Invalid payload", "details": "Quota exceeded", "request_id": "v-0123abc"},
+        status=400,
+    )
+    response = marketer_client.post("/customers/new/", create_data(source_id="new-one", name="X"))
+    assert response.status_code == 400
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CREATE)
+    assert (entry.outcome, entry.request_id, entry.target_id) == ("failed", "v-0123abc", "new-one")
+    assert "Quota exceeded" in entry.detail
+
+
+def test_a_failed_edit_is_audited(settings, httpserver, support_client):
+    settings.VOUCHERIFY_API_URL = httpserver.url_for("").rstrip("/")
+    settings.VOUCHERIFY_IN_PROCESS = False
+    stored = {
+        "id": "cust_stored", "source_id": "stored", "name": "Stored", "email": None, "metadata": {},
+        "created_at": "2024-01-01T00:00:00.000Z", "updated_at": "2024-01-02T00:00:00.000Z",
+        "summary": None, "loyalty": None, "referrals": None, "object": "customer",
+    }  # fmt: skip
+    httpserver.expect_request("/v1/customers/cust_stored", method="GET").respond_with_json(stored)
+    httpserver.expect_request("/v1/customers/cust_stored", method="PUT").respond_with_json(
+        {"code": 400, "message": "Invalid customer", "details": "phone is invalid", "request_id": "v-bad"}, status=400
+    )
+    from tests.views.test_edit import form_data
+
+    data = form_data(support_client.get("/customers/cust_stored/edit/"))
+    data["phone"] = "12"
+    assert support_client.post("/customers/cust_stored/edit/", data).status_code == 400
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.EDIT)
+    assert (entry.outcome, entry.request_id, entry.target_id) == ("failed", "v-bad", "cust_stored")
+    assert entry.changes == {"phone": {"before": None, "after": "12"}}
+
+
+# The re-creation guard on create -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["email", "source_id"])
+def test_creating_an_erased_person_is_stopped(marketer_client, use_sandbox_server, erased_person, field):
+    data = create_data(name="Back Again", **{field: erased_person[field]})
+    response = marketer_client.post("/customers/new/", data)
+    assert response.status_code == 409
+    page = html.unescape(response.content.decode())
+    assert "This person was erased" in page and "GDPR-GUARD" in page
+    assert "Only an administrator can override this" in page
+    listing = use_sandbox_server.api("GET", "/v1/customers", params={"email": erased_person["email"]}).json()
+    assert listing["total"] == 0
+    assert use_sandbox_server.api("GET", f"/v1/customers/{erased_person['source_id']}").status_code == 404
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.outcome) == ("erasure_guard.blocked", "denied")
+
+
+def test_an_admin_may_bring_an_erased_person_back_with_a_reason(admin_role_client, use_sandbox_server, erased_person):
+    data = create_data(name="Back Again", email=erased_person["email"], source_id=erased_person["source_id"])
+    stopped = admin_role_client.post("/customers/new/", data)
+    assert stopped.status_code == 409
+    assert 'name="erasure_override_reason"' in stopped.content.decode()
+    reason = "Signed up again in store, ticket 4411"
+    response = admin_role_client.post("/customers/new/", data | {"erasure_override_reason": reason})
+    assert response.status_code == 302
+    created = use_sandbox_server.api("GET", f"/v1/customers/{erased_person['source_id']}").json()
+    assert created["email"] == erased_person["email"]
+    override = AuditEntry.objects.get(action=AuditEntry.Action.GUARD_OVERRIDE)
+    assert reason in override.detail and override.actor_name == "admin-user"
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.CREATE, target_id=created["id"]).exists()
