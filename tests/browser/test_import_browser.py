@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
 
+from tests.csv_samples import remove_created_customers  # noqa: F401 - a fixture
+
+
+@pytest.mark.usefixtures("remove_created_customers")
 def test_import_wizard_end_to_end(login_page, sandbox_server):
     tag = f"web-{uuid.uuid4().hex[:8]}"
     content = (

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 CZECH_POLISH = [
@@ -70,3 +72,17 @@ def wait_for_action(sandbox_server, action_id: str, timeout: float = 30) -> dict
         if action.get("status") in ("DONE", "FAILED") or time.monotonic() > deadline:
             return action
         time.sleep(0.2)
+
+
+@pytest.fixture(autouse=False)
+def remove_created_customers(sandbox_server):
+    """Deletes the customers a test created, so the shared sandbox keeps its seeded count for other tests."""
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    yield
+    params = {"limit": 100, "created_at[after]": started.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+    for _ in range(20):
+        customers = sandbox_server.api("GET", "/v1/customers", params=params).json()["customers"]
+        if not customers:
+            break
+        for customer in customers:
+            sandbox_server.api("DELETE", f"/v1/customers/{customer['id']}")

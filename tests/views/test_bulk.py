@@ -6,9 +6,13 @@ import pytest
 
 from customers_app.models import Job
 from customers_app.views import bulk
-from tests.csv_samples import unique, wait_for_action
+from tests.csv_samples import (
+    remove_created_customers,  # noqa: F401 - a fixture
+    unique,
+    wait_for_action,
+)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_sandbox_server")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_sandbox_server", "remove_created_customers")]
 
 
 def make_customers(sandbox_server, count: int, *, city: str, with_source_id: bool = True) -> list[dict]:

@@ -7,9 +7,12 @@ import io
 
 import pytest
 
-from tests.csv_samples import unique
+from tests.csv_samples import (
+    remove_created_customers,  # noqa: F401 - a fixture
+    unique,
+)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_sandbox_server")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_sandbox_server", "remove_created_customers")]
 
 
 def download(client, **params) -> list[list[str]]:

@@ -12,12 +12,13 @@ from tests.csv_samples import (
     import_state,
     people_rows,
     preview_counts,
+    remove_created_customers,  # noqa: F401 - a fixture
     unique,
     upload,
     wait_for_action,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_sandbox_server")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_sandbox_server", "remove_created_customers")]
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,16 @@ from django.template.loader import render_to_string
 
 from customers_app.models import Job
 from customers_app.types import AsyncAction
-from tests.csv_samples import confirm, csv_bytes, unique, upload, wait_for_action
+from tests.csv_samples import (
+    confirm,
+    csv_bytes,
+    remove_created_customers,  # noqa: F401 - a fixture
+    unique,
+    upload,
+    wait_for_action,
+)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_sandbox_server")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_sandbox_server", "remove_created_customers")]
 
 
 @pytest.fixture(autouse=True)
