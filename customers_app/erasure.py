@@ -114,19 +114,30 @@ def guard_check_rows(
 ) -> list[GuardHit]:
     """The rows (of an import or a bulk update) whose email or source id belongs to an erased person.
 
-    Keys are looked up case-insensitively, so CSV headers such as ``Email``/``Source_id`` work too.
-    One database query per call, however many rows.
+    Rows are numbered from ``first_row``; keys are looked up case-insensitively, so CSV headers
+    such as ``Email``/``Source_id`` work too. See ``guard_check_numbered`` for rows that carry
+    their own numbers (file lines).
     """
+    return guard_check_numbered(enumerate(rows, start=first_row), email_key=email_key, source_id_key=source_id_key)
+
+
+def guard_check_numbered(
+    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    *,
+    email_key: str = "email",
+    source_id_key: str = "source_id",
+) -> list[GuardHit]:
+    """Like ``guard_check_rows`` for ``(number, row)`` pairs, e.g. CSV line numbers. One query per call."""
     known = set(ErasedIdentifier.objects.values_list("digest", flat=True).distinct())
     if not known:
         return []
     erasures: dict[str, ErasedIdentifier] = {}
     hits: list[GuardHit] = []
-    for number, row in enumerate(rows, start=first_row):
+    for number, row in rows:
         lowered = {str(k).lower(): v for k, v in row.items()}
         for matched, key in (("email", email_key), ("source_id", source_id_key)):
             value = lowered.get(key.lower())
-            if not normalise_identifier(value if isinstance(value, str) else None):
+            if not isinstance(value, str) or not normalise_identifier(value):
                 continue
             digest = next((d for d in _digests(value) if d in known), None)
             if digest is None:

@@ -11,6 +11,8 @@ from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from ..audit import Action, audited
+from ..erasure import guard_check_rows
 from ..forms import CustomerFilterForm
 from ..import_forms import BULK_FIELDS, BulkUpdateForm
 from ..jobs import bulk_update_start, metadata_update_start
@@ -18,6 +20,7 @@ from ..roles import BULK_UPDATE, perm
 from ..services.customers import customer_get, customer_list
 from ..services.voucherify import NotFound, RequestError
 from ..types import Customer
+from .erasure import guard_stop
 from .export import customers_matching, filters_from
 
 MAX_SELECTED = 100  # one list page at most
@@ -139,6 +142,13 @@ def customer_bulk_view(request):
     if not selection.customers:
         messages.error(request, "None of the selected customers has a source id, so none can be bulk-updated.")
         return redirect("customers:list")
+    # A bulk update upserts by source id: it must not bring back someone erased (GDPR) meanwhile,
+    # nor give a customer an erased email, unless an admin overrides.
+    hits = guard_check_rows({"source_id": c.source_id, "email": changes.get("email")} for c in selection.customers)
+    if hits:
+        stopped = guard_stop(request, person=hits[0].person, target="customers.bulk_update", rows=len(hits), hits=hits)
+        if stopped is not None:
+            return stopped
     return _send(request, selection, changes, metadata)
 
 
@@ -149,22 +159,32 @@ def _send(request, selection: Selection, changes: dict[str, str], metadata: dict
     try:
         if changes:
             labels = ", ".join(BULK_FIELDS[name].lower() for name in changes)
-            jobs.append(
-                bulk_update_start(
+            description = f"Set {labels} on {who}"
+            audit_changes = {"customers": count, "fields": changes}
+            with audited(
+                actor=request.user, action=Action.BULK_UPDATE, target_label=description, changes=audit_changes
+            ) as audit:
+                job = bulk_update_start(
                     user=request.user,
                     updates=[_update_body(c, changes) for c in selection.customers],
-                    description=f"Set {labels} on {who}",
+                    description=description,
                 )
-            )
+                audit.target_id = job.async_action_id
+            jobs.append(job)
         if metadata:
-            jobs.append(
-                metadata_update_start(
+            description = f"Set metadata {', '.join(metadata)} on {who}"
+            audit_changes = {"customers": count, "metadata": metadata}
+            with audited(
+                actor=request.user, action=Action.BULK_UPDATE, target_label=description, changes=audit_changes
+            ) as audit:
+                job = metadata_update_start(
                     user=request.user,
                     source_ids=[c.source_id for c in selection.customers],
                     metadata=metadata,
-                    description=f"Set metadata {', '.join(metadata)} on {who}",
+                    description=description,
                 )
-            )
+                audit.target_id = job.async_action_id
+            jobs.append(job)
     except RequestError as error:
         request_id = error.request_id or "unknown"
         messages.error(request, f"Voucherify refused the update: {error.message} (request {request_id})")

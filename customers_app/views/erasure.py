@@ -12,7 +12,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ..erasure import ErasedPerson, customers_erase, erased_match, erasure_candidates, erasure_evidence, guard_message
+from ..erasure import (
+    ErasedPerson,
+    GuardHit,
+    customers_erase,
+    erased_match,
+    erasure_candidates,
+    erasure_evidence,
+    guard_message,
+)
 from ..erasure import guard_record as erasure_guard_record
 from ..gdpr_forms import EraseForm, GuardOverrideForm
 from ..models import ErasureRecord
@@ -130,8 +138,20 @@ def guard_response(
     return guard_stop(request, person=person, target=target, rows=rows)
 
 
-def guard_stop(request: HttpRequest, *, person: ErasedPerson, target: str, rows: int = 1) -> HttpResponse | None:
-    """The guard's decision for a match already found (see ``guard_response``)."""
+def guard_stop(
+    request: HttpRequest,
+    *,
+    person: ErasedPerson,
+    target: str,
+    rows: int = 1,
+    hits: list[GuardHit] = (),
+    row_label: str = "Row",
+) -> HttpResponse | None:
+    """The guard's decision for a match already found (see ``guard_response``).
+
+    ``hits`` (from ``guard_check_rows``/``guard_check_numbered``) lists which rows of an import or
+    bulk update are affected, shown as "<row_label> <number>".
+    """
     can_override = request.user.has_perm(perm(ERASE))
     override = GuardOverrideForm(request.POST if OVERRIDE_FIELD in request.POST else None)
     if can_override and override.is_bound and override.is_valid():
@@ -148,6 +168,9 @@ def guard_stop(request: HttpRequest, *, person: ErasedPerson, target: str, rows:
         "override": override if can_override else None,
         "posted": posted,
         "action": request.get_full_path(),
+        "hits": list(hits)[:50],
+        "hit_count": len(hits),
+        "row_label": row_label,
         "nav": "customers",
     }
     return render(request, "erasures/guard_blocked.html", context, status=409)

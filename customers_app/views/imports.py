@@ -14,11 +14,14 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .. import csv_import
+from ..audit import Action, audited
 from ..csv_import import CsvFileError, CsvFormat
+from ..erasure import guard_check_numbered
 from ..import_forms import MappingForm, UploadForm
 from ..jobs import import_start
 from ..roles import IMPORT, perm
 from ..services.voucherify import RequestError
+from .erasure import guard_stop
 
 SESSION_KEY = "customer_import"
 # Multipart framing around the file; anything beyond the limit plus this is refused unread.
@@ -197,6 +200,15 @@ def import_confirm_view(request):
         return _missing(request)
     mapping = csv_import.mapping_from_data(state["mapping"])
     path = csv_import.upload_path(state["token"])
+    # Rows that would bring back someone erased (GDPR) stop the import, unless an admin overrides.
+    headers = csv_import.output_headers(mapping)
+    valid_rows = csv_import.validate_rows(path, _format(state), mapping)
+    hits = guard_check_numbered((line, dict(zip(headers, row, strict=True))) for line, row, _ in valid_rows if row)
+    if hits:
+        target = f"import {state['file_name']}"
+        stopped = guard_stop(request, person=hits[0].person, target=target, rows=len(hits), hits=hits, row_label="Line")
+        if stopped is not None:
+            return stopped
     sent_path = csv_import.sent_dir() / f"pending-{uuid.uuid4().hex}.csv"
     try:
         count = csv_import.write_clean_csv(path, _format(state), mapping, sent_path)
@@ -206,7 +218,11 @@ def import_confirm_view(request):
         if sent_path.stat().st_size > csv_import.MAX_UPLOAD_BYTES:
             messages.error(request, "Converted to UTF-8 the file is larger than 10 MB. Split it and import the parts.")
             return redirect("customers:import-preview")
-        job = import_start(user=request.user, file_name=state["file_name"], sent_path=sent_path, row_count=count)
+        with audited(
+            actor=request.user, action=Action.IMPORT, target_label=state["file_name"], changes={"rows": count}
+        ) as audit:
+            job = import_start(user=request.user, file_name=state["file_name"], sent_path=sent_path, row_count=count)
+            audit.target_id = job.async_action_id
     except RequestError as error:
         request_id = error.request_id or "unknown"
         messages.error(request, f"Voucherify refused the file: {error.message} (request {request_id})")

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from customers_app.erasure import identifier_digest
 from customers_app.models import AuditEntry, ErasedIdentifier, ErasureRecord
+from tests.csv_samples import remove_created_customers  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +138,91 @@ def test_an_admin_may_bring_an_erased_person_back_with_a_reason(admin_role_clien
     override = AuditEntry.objects.get(action=AuditEntry.Action.GUARD_OVERRIDE)
     assert reason in override.detail and override.actor_name == "admin-user"
     assert AuditEntry.objects.filter(action=AuditEntry.Action.CREATE, target_id=created["id"]).exists()
+
+
+# Import and bulk update: audited, and guarded against erased people --------------------------------------
+
+
+@pytest.fixture
+def uploads(settings, tmp_path):
+    settings.CUSTOMER_UPLOAD_DIR = tmp_path / "uploads"
+
+
+@pytest.mark.usefixtures("uploads", "remove_created_customers")
+def test_import_is_audited_with_its_job(login_as, use_sandbox_server):
+    from tests.csv_samples import confirm, csv_bytes, unique, upload
+
+    client = login_as("marketer")
+    source_id = unique("audit-imp")
+    upload(client, csv_bytes([["Source_id", "Name"], [source_id, "Imported"]]), "people.csv")
+    action_id = confirm(client)
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.IMPORT)
+    assert (entry.target_id, entry.target_label, entry.outcome) == (action_id, "people.csv", "success")
+    assert entry.changes == {"rows": 1} and entry.request_id.startswith("v-")
+
+
+@pytest.mark.usefixtures("uploads", "remove_created_customers")
+def test_import_with_an_erased_person_is_stopped_naming_the_lines(login_as, use_sandbox_server, erased_person):
+    from tests.csv_samples import csv_bytes, unique, upload
+
+    client = login_as("marketer")
+    rows = [
+        ["Source_id", "Name", "Email"],
+        [unique("ok"), "Fine", "fine@example.com"],
+        [unique("back"), "Back", erased_person["email"].upper()],
+        [erased_person["source_id"], "Back too", ""],
+    ]
+    upload(client, csv_bytes(rows), "people.csv")
+    response = client.post("/customers/import/confirm/")
+    assert response.status_code == 409
+    page = html.unescape(response.content.decode())
+    assert "2 rows would bring back someone who was erased" in page
+    assert "Line 3: matches an erased email" in page and "Line 4: matches an erased source id" in page
+    assert "Only an administrator can override this" in page
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.IMPORT).exists()
+    blocked = AuditEntry.objects.get(action=AuditEntry.Action.GUARD_BLOCKED)
+    assert blocked.target_id == "import people.csv" and blocked.changes["rows"] == 2
+    assert use_sandbox_server.api("GET", f"/v1/customers/{erased_person['source_id']}").status_code == 404
+
+
+@pytest.mark.usefixtures("uploads", "remove_created_customers")
+def test_admin_may_override_the_import_guard_with_a_reason(admin_role_client, use_sandbox_server, erased_person):
+    from tests.csv_samples import csv_bytes, upload, wait_for_action
+
+    upload(admin_role_client, csv_bytes([["Source_id", "Name"], [erased_person["source_id"], "Back"]]), "back.csv")
+    assert admin_role_client.post("/customers/import/confirm/").status_code == 409
+    response = admin_role_client.post("/customers/import/confirm/", {"erasure_override_reason": "Court ruling 12/3"})
+    assert response.status_code == 302
+    action_id = response["Location"].split("/")[2]
+    assert wait_for_action(use_sandbox_server, action_id)["status"] == "DONE"
+    assert use_sandbox_server.api("GET", f"/v1/customers/{erased_person['source_id']}").status_code == 200
+    override = AuditEntry.objects.get(action=AuditEntry.Action.GUARD_OVERRIDE)
+    assert "Court ruling 12/3" in override.detail and override.target_id == "import back.csv"
+    assert AuditEntry.objects.filter(action=AuditEntry.Action.IMPORT, target_id=action_id).exists()
+
+
+@pytest.mark.usefixtures("remove_created_customers")
+def test_bulk_update_is_audited_per_job(marketer_client, use_sandbox_server):
+    from tests.csv_samples import unique
+
+    bodies = [{"source_id": unique("bulk-audit"), "name": f"B{i}"} for i in range(2)]
+    people = [use_sandbox_server.api("POST", "/v1/customers", json=body).json() for body in bodies]
+    data = {"id": [p["id"] for p in people], "address_city": "Brno", "meta_key_0": "tier", "meta_value_0": "gold"}
+    assert marketer_client.post("/customers/bulk/", data).status_code == 302
+    entries = list(AuditEntry.objects.filter(action=AuditEntry.Action.BULK_UPDATE).order_by("id"))
+    assert len(entries) == 2
+    assert entries[0].changes == {"customers": 2, "fields": {"address_city": "Brno"}}
+    assert entries[1].changes == {"customers": 2, "metadata": {"tier": "gold"}}
+    assert all(e.target_id.startswith("aa_") and e.request_id.startswith("v-") for e in entries)
+
+
+@pytest.mark.usefixtures("remove_created_customers")
+def test_bulk_update_setting_an_erased_email_is_stopped(marketer_client, use_sandbox_server, erased_person):
+    from tests.csv_samples import unique
+
+    person = use_sandbox_server.api("POST", "/v1/customers", json={"source_id": unique("bulk-g"), "name": "G"}).json()
+    response = marketer_client.post("/customers/bulk/", {"id": [person["id"]], "email": erased_person["email"]})
+    assert response.status_code == 409
+    assert "Row 1: matches an erased email" in html.unescape(response.content.decode())
+    assert not AuditEntry.objects.filter(action=AuditEntry.Action.BULK_UPDATE).exists()
+    assert not use_sandbox_server.api("GET", f"/v1/customers/{person['id']}").json().get("email")
