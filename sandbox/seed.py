@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connections, transaction
@@ -12,8 +13,9 @@ from sandbox.models import AsyncAction, Customer, CustomerEvent, RedeemableHolde
 from sandbox.routers import SANDBOX_DB
 from sandbox.services import customer_json, matches, simple_segment, snapshot
 
-# A fixed end of the seeded history keeps the data identical from run to run.
-HISTORY_END = datetime(2025, 10, 31, 18, 0, tzinfo=UTC)
+# The history ends at the start of the day of seeding, so a fresh demo looks current ("2 days ago",
+# not "a year ago") and a seed stays reproducible within a day.
+HISTORY_END = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 HISTORY = timedelta(days=3 * 365)
 BATCH = 2000
 
@@ -264,7 +266,9 @@ class Seeder:
         if self.emails and rng.random() < 0.003:
             email = rng.choice(self.emails[-500:])  # Voucherify allows duplicate e-mails
         else:
-            local = f"{first}.{last}".lower().replace(" ", "").replace("'", "")
+            # Mailboxes are ASCII in practice: "Wójcik" writes as "wojcik".
+            plain = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore").decode()
+            local = plain.lower().replace(" ", "").replace("'", "")
             email = f"{local}{rng.randrange(1, 999)}@{rng.choice(EMAIL_DOMAINS)}"
             self.emails.append(email)
         source_id = email if rng.random() < 0.02 else f"CRM-{index + 1:07d}"

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,17 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    """The sandbox's test database is a file: async actions write to it from a background thread,
+    and Django's default in-memory shared-cache SQLite fails such writes at once ("database table
+    is locked") instead of waiting; a file database gets WAL and the busy timeout from settings."""
+    from django.conf import settings
+
+    if "sandbox" in settings.DATABASES:
+        test_name = Path(tempfile.gettempdir()) / f"sandbox-tests-{os.getpid()}.sqlite3"
+        settings.DATABASES["sandbox"].setdefault("TEST", {})["NAME"] = str(test_name)
 SANDBOX_CUSTOMERS = 1000  # enough to page past page 99 at 10 per page
 
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
@@ -19,12 +16,6 @@ from openapi_schema_validator import OAS30Validator
 CONTRACT = Path(__file__).resolve().parents[2] / "sandbox" / "contract" / "customers-openapi.json"
 HOST = "http://sandbox.test"
 
-# Async actions write from a background thread. Django's default SQLite test database is an in-memory
-# shared-cache one, whose table locks fail at once ("database table is locked") instead of waiting;
-# a file database gets WAL and the busy timeout from settings.
-settings.DATABASES["sandbox"].setdefault("TEST", {})["NAME"] = os.path.join(
-    tempfile.gettempdir(), f"sandbox-tests-{os.getpid()}.sqlite3"
-)
 AUTH = {"HTTP_X_APP_ID": "sandbox-app-id", "HTTP_X_APP_TOKEN": "sandbox-app-token"}
 
 

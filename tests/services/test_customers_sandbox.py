@@ -207,7 +207,9 @@ def test_deprecated_activities_list_returns_the_same_events():
 
 def test_redeemables_list_pages_and_filters_by_holder_role():
     holder = next(
-        c for c in customer_list(limit=100).customers if customer_redeemables_list(customer_id=c.id, limit=1).total > 1
+        c
+        for c in customer_list(limit=100, order="created_at").customers
+        if customer_redeemables_list(customer_id=c.id, limit=1).total > 1
     )
 
     first = customer_redeemables_list(customer_id=holder.id, limit=1)
@@ -226,7 +228,9 @@ def test_segments_of_a_customer_and_of_the_project():
     cache.clear()
     segments = segment_list()
     member = next(
-        (c, found) for c in customer_list(limit=100).customers if (found := customer_segments_list(customer_id=c.id))
+        (c, found)
+        for c in customer_list(limit=100, order="created_at").customers
+        if (found := customer_segments_list(customer_id=c.id))
     )
 
     assert segments
