@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 
 from .audit import AuditFilters
@@ -78,13 +80,15 @@ class EraseForm(TypedConfirmationForm):
         super().__init__(*args, customer=customer, **kwargs)
         self.fields["confirmation"].label = f"Type the {self.expected_kind} to confirm the erasure"
         # Short values (a one-letter name) would match everything; they identify no one anyway.
-        self.personal_values = [v.strip().casefold() for v in personal_values if v and len(v.strip()) >= 4]
+        values = {v.strip().casefold() for v in personal_values if v and len(v.strip()) >= 4}
+        # Whole words only, so a name like "Anna" does not refuse "annual review".
+        self.personal_patterns = [re.compile(rf"(?<!\w){re.escape(value)}(?!\w)") for value in sorted(values)]
 
     def clean(self):
         cleaned = super().clean()
         for name in ("reference", "requester_reference", "reason"):
             value = (cleaned.get(name) or "").casefold()
-            if value and any(personal in value for personal in self.personal_values):
+            if value and any(pattern.search(value) for pattern in self.personal_patterns):
                 self.add_error(
                     name,
                     "Leave the person's name, email and source id out: this record is kept after they are erased.",

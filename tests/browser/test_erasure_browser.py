@@ -5,6 +5,12 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
+
+from tests.csv_samples import remove_created_customers  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.usefixtures("remove_created_customers")
+
 
 def _customer(sandbox_server, **fields) -> dict:
     tag = uuid.uuid4().hex[:10]

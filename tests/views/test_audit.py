@@ -15,8 +15,9 @@ from django.utils import timezone
 from customers_app.audit import audit_record, audit_scrub, capture_request_ids
 from customers_app.models import AuditEntry
 from customers_app.services.customers import customer_get
+from tests.csv_samples import remove_created_customers  # noqa: F401 - a fixture
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("remove_created_customers")]
 
 DENIED_MIDDLEWARE = "customers_app.audit_middleware.DeniedAttemptAuditMiddleware"
 

@@ -12,7 +12,7 @@ from customers_app.erasure import identifier_digest
 from customers_app.models import AuditEntry, ErasedIdentifier, ErasureRecord
 from tests.csv_samples import remove_created_customers  # noqa: F401 - a fixture
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("remove_created_customers")]
 
 
 def create_data(**fields) -> dict:

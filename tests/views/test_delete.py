@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 
 from customers_app.models import AuditEntry
+from tests.csv_samples import remove_created_customers  # noqa: F401 - a fixture
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("remove_created_customers")]
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ from django.urls import reverse
 from customers_app.audit import audit_record
 from customers_app.erasure import erased_match, identifier_digest
 from customers_app.models import AuditEntry, ErasedIdentifier, ErasureRecord
+from tests.csv_samples import remove_created_customers  # noqa: F401 - a fixture
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("remove_created_customers")]
 
 
 def text(response) -> str:
