@@ -23,6 +23,8 @@ def pytest_configure(config):
     is locked") instead of waiting; a file database gets WAL and the busy timeout from settings."""
     from django.conf import settings
 
+    # Test users need no slow password hashing; the served product (sandbox_server) keeps the real one.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     if "sandbox" in settings.DATABASES:
         test_name = Path(tempfile.gettempdir()) / f"sandbox-tests-{os.getpid()}.sqlite3"
         settings.DATABASES["sandbox"].setdefault("TEST", {})["NAME"] = str(test_name)

@@ -27,9 +27,9 @@ def _segments_or_empty():
         return []
 
 
+@permission_required(perm(VIEW), raise_exception=True)
 @require_GET
 @vary_on_headers("HX-Request")
-@permission_required(perm(VIEW), raise_exception=True)
 def customer_list_view(request):
     """Lets an agent find customers by email, city, name, segment and dates, page by page."""
     form = CustomerFilterForm(request.GET, segments=_segments_or_empty())
@@ -41,8 +41,8 @@ def customer_list_view(request):
     return render(request, template_name, {"form": form, "listing": listing, "nav": "customers"})
 
 
-@require_GET
 @permission_required(perm(VIEW), raise_exception=True)
+@require_GET
 def customer_jump_view(request):
     """Takes a pasted customer id, source id or email straight to that customer."""
     query = request.GET.get("q", "").strip()

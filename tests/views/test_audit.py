@@ -215,9 +215,8 @@ def test_admins_see_audit_and_erasure_links(admin_role_client, use_sandbox_serve
 
 @pytest.fixture
 def denied_middleware(settings):
-    if DENIED_MIDDLEWARE not in settings.MIDDLEWARE:
-        auth = settings.MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
-        settings.MIDDLEWARE = [*settings.MIDDLEWARE[: auth + 1], DENIED_MIDDLEWARE, *settings.MIDDLEWARE[auth + 1 :]]
+    """The recording middleware is part of the project's settings."""
+    assert DENIED_MIDDLEWARE in settings.MIDDLEWARE
 
 
 def test_denied_attempts_are_recorded(denied_middleware, login_as):
