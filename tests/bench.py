@@ -61,9 +61,9 @@ def start_server(workdir: Path, *, customers: int, latency_ms: int) -> tuple[sub
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
-            requests.get(url + "/accounts/login/", timeout=2)
+            requests.get(url + "/accounts/login/", timeout=10)
             return process, url
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("the benchmark server did not start")
@@ -184,6 +184,24 @@ def load_test(url: str, *, agents: int = 20, seconds: float = 60) -> list[Row]:
     ]
 
 
+def import_export_benchmarks() -> list[Row]:
+    """CSV preview and export: time, and memory that must not grow with the number of rows."""
+    from tests.bench_import_export import bench_export, bench_import_preview
+
+    small, large = bench_import_preview(rows=5000), bench_import_preview(rows=50000)
+    export = bench_export(customers=int(os.environ.get("BENCH_EXPORT_CUSTOMERS", "20000")))
+    flat_export = export["peak_mib_rest"] <= 1.5 * export["peak_mib_first_2000_rows"] + 0.5
+    return [
+        Row(f"Import preview, {large['rows']:,} rows ({large['file_mib']} MiB)", f"{large['seconds']:.2f} s", "≤ 5 s",
+            large["seconds"] <= 5),
+        Row("Import preview peak memory, 5,000 → 50,000 rows", f"{small['peak_mib']} → {large['peak_mib']} MiB",
+            "≤ 1 upload (10 MiB)", large["peak_mib"] <= 10),
+        Row(f"Export, {export['rows_exported']:,} customers", f"{export['seconds']:.1f} s", "", None),
+        Row("Export peak memory, first 2,000 rows → the rest",
+            f"{export['peak_mib_first_2000_rows']} → {export['peak_mib_rest']} MiB", "flat", flat_export),
+    ]  # fmt: skip
+
+
 def print_table(rows: list[Row]) -> None:
     widths = [max(len(r.name) for r in rows), max(len(r.value) for r in rows), max(len(r.target) for r in rows)]
     header = f"{'Benchmark':<{widths[0]}}  {'Result':>{widths[1]}}  {'Target':<{widths[2]}}  Status"
@@ -205,6 +223,8 @@ def main() -> int:
         finally:
             process.terminate()
             process.wait(timeout=10)
+    if os.environ.get("BENCH_SKIP_IMPORT_EXPORT") != "1":
+        rows += import_export_benchmarks()
     print_table(rows)
     return 0 if all(row.ok is not False for row in rows) else 1
 
