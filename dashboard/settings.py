@@ -133,13 +133,14 @@ SQLITE_OPTIONS = {
 
 def _database(var: str, default_file: str) -> dict:
     config = env.db_url(var, default=f"sqlite:///{VAR_DIR / default_file}")
+    # gunicorn's threads live long: keeping their connections saves a connect (and, for SQLite,
+    # the PRAGMAs above) on every request.
+    config.setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    config.setdefault("CONN_HEALTH_CHECKS", True)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
         if config["NAME"] not in ("", ":memory:"):
             Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)  # var/ is not in git
-    else:
-        config.setdefault("CONN_MAX_AGE", 60)
-        config.setdefault("CONN_HEALTH_CHECKS", True)
     return config
 
 
