@@ -1,32 +1,40 @@
 """Reads customer CSV files as people export them: detects encoding, delimiter and header, maps
 columns to Voucherify's import headers, validates every row and writes the clean file to send.
 
-Everything streams from the uploaded file on disk (``csv`` over a text wrapper), so memory stays
-flat whatever the row count; only the set of source ids seen grows with the file.
+Uploads and sent files live in the dashboard's database (``ImportFile``), never on local disk, so
+any app server behind the load balancer can carry on the wizard. The upload (at most 10 MB) is the
+one thing held in memory; everything else streams from it (``csv`` over a text wrapper over
+``io.BytesIO``), so memory stays flat whatever the row count: only the set of source ids seen
+grows with the file.
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import io
-import os
+import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import IO
 
-from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ImportFile
+
+logger = logging.getLogger("customers_app.csv_import")
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # Voucherify's limit for importCSV
 SAMPLE_BYTES = 64 * 1024
 UPLOAD_MAX_AGE_SECONDS = 24 * 60 * 60
-SENT_MAX_AGE_SECONDS = 30 * 24 * 60 * 60
+# Sent files back the jobs' "Download rejected rows"; Voucherify keeps its reports for a week.
+SENT_MAX_AGE_SECONDS = 7 * 24 * 60 * 60
 PREVIEW_ROWS = 10
 MAX_SHOWN_ERRORS = 200
 
@@ -101,56 +109,192 @@ class CsvFileError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
-# Uploads on disk
+# Sources: a CSV file's bytes (as kept in the database) or, for scripts, a path on disk
+
+Source = bytes | Path
 
 
-def upload_dir() -> Path:
-    directory = Path(getattr(settings, "CUSTOMER_UPLOAD_DIR", settings.VAR_DIR / "uploads"))
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+def _open(source: Source) -> IO[bytes]:
+    """A binary stream over the file; ``io.BytesIO`` shares the bytes rather than copying them."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return io.BytesIO(source)
+    return Path(source).open("rb")
 
 
-def upload_path(token: str) -> Path:
-    """The stored upload for a token; tokens are uuids we made, so no path tricks get through."""
-    return upload_dir() / uuid.UUID(token).hex
+def _size(source: Source) -> int:
+    if isinstance(source, bytes | bytearray | memoryview):
+        return len(source)
+    return Path(source).stat().st_size
 
 
-def upload_store(uploaded: IO[bytes]) -> str:
-    """Copies an uploaded file chunk by chunk under the uploads directory and returns its token.
+# ---------------------------------------------------------------------------------------------
+# Uploads and sent files in the database
 
-    Old uploads (abandoned wizards) are removed on the way.
+
+def _as_bytes(value) -> bytes:
+    """BinaryField values come back as bytes (SQLite) or memoryview (PostgreSQL)."""
+    return value if isinstance(value, bytes) else bytes(value)
+
+
+def _parse_token(token) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(token))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _owner(user):
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def upload_read(uploaded: IO[bytes]) -> bytes:
+    """The uploaded file's bytes (the caller has checked it is at most 10 MB)."""
+    if hasattr(uploaded, "seek"):
+        uploaded.seek(0)
+    content = uploaded.read()
+    return content if isinstance(content, bytes) else bytes(content)
+
+
+def upload_store(*, owner, file_name: str, content: bytes, state: dict) -> ImportFile:
+    """Keeps an upload between the wizard's steps; old uploads and sent files are removed on the way."""
+    import_files_cleanup()
+    return ImportFile.objects.create(
+        owner=_owner(owner),
+        kind=ImportFile.Kind.UPLOAD,
+        file_name=file_name[:255],
+        size=len(content),
+        content=content,
+        state=state,
+    )
+
+
+def _uploads_of(owner, token):
+    parsed = _parse_token(token)
+    owner = _owner(owner)
+    if parsed is None or owner is None:
+        return ImportFile.objects.none()
+    cutoff = timezone.now() - timedelta(seconds=UPLOAD_MAX_AGE_SECONDS)
+    return ImportFile.objects.filter(token=parsed, owner=owner, kind=ImportFile.Kind.UPLOAD, created_at__gte=cutoff)
+
+
+def upload_get(token, *, owner) -> ImportFile | None:
+    """The owner's upload for a token, without its content; None for anyone else's, an old one or none."""
+    return _uploads_of(owner, token).defer("content").first()
+
+
+def upload_content(upload: ImportFile) -> bytes:
+    """The upload's bytes, read from the database when needed."""
+    value = ImportFile.objects.filter(pk=upload.pk).values_list("content", flat=True).first()
+    return _as_bytes(value) if value is not None else b""
+
+
+def upload_delete(token, *, owner) -> None:
+    """Deletes the owner's upload for a token (nothing happens for anybody else's)."""
+    _uploads_of(owner, token).only("pk").delete()
+
+
+def sent_store(*, owner, file_name: str, content: bytes) -> ImportFile:
+    """Keeps the clean file sent to Voucherify, for the job's rejected-rows download."""
+    return ImportFile.objects.create(
+        owner=_owner(owner),
+        kind=ImportFile.Kind.SENT,
+        file_name=file_name[:255],
+        size=len(content),
+        content=content,
+    )
+
+
+def sent_files_live():
+    """Sent files still within their 7 days (older ones are due for deletion)."""
+    cutoff = timezone.now() - timedelta(seconds=SENT_MAX_AGE_SECONDS)
+    return ImportFile.objects.filter(kind=ImportFile.Kind.SENT, created_at__gte=cutoff)
+
+
+def import_files_cleanup(
+    *, upload_max_age: float = UPLOAD_MAX_AGE_SECONDS, sent_max_age: float = SENT_MAX_AGE_SECONDS
+) -> dict[str, int]:
+    """Deletes wizard uploads older than 24 hours (abandoned) and sent files older than 7 days.
+
+    Called on the way by the wizard and the job list, and by ``manage.py purge_import_files``.
+    Returns how many of each kind were deleted.
     """
-    upload_cleanup()
-    token = uuid.uuid4().hex
-    with upload_path(token).open("wb") as out:
-        chunks = uploaded.chunks() if hasattr(uploaded, "chunks") else iter(lambda: uploaded.read(65536), b"")
-        for chunk in chunks:
-            out.write(chunk)
-    return token
+    now = timezone.now()
+    deleted = {}
+    for kind, age in ((ImportFile.Kind.UPLOAD, upload_max_age), (ImportFile.Kind.SENT, sent_max_age)):
+        old = ImportFile.objects.filter(kind=kind, created_at__lt=now - timedelta(seconds=age))
+        # Only the ids are loaded (never the contents); jobs lose their link (SET_NULL).
+        _count, per_model = old.only("pk").delete()
+        deleted[str(kind)] = per_model.get(ImportFile._meta.label, 0)
+    return deleted
 
 
-def upload_delete(token: str | None) -> None:
-    if token:
-        with contextlib.suppress(ValueError):
-            upload_path(token).unlink(missing_ok=True)
+def _normalise(value: str | None) -> str:
+    return (value or "").strip().lower()
 
 
-def upload_cleanup(max_age: float = UPLOAD_MAX_AGE_SECONDS, sent_max_age: float = SENT_MAX_AGE_SECONDS) -> None:
-    """Removes wizard uploads older than ``max_age`` seconds and sent files older than ``sent_max_age``.
+def _person_columns(headers: list[str], mapping: list[ColumnMapping] | None) -> list[int]:
+    """The columns holding emails or source ids: by mapping for uploads, by header for sent files."""
+    if mapping is not None and len(mapping) == len(headers):
+        return [i for i, mapped in enumerate(mapping) if mapped.target in ("Email", "Source_id")]
+    return [i for i, header in enumerate(headers) if header in ("Email", "Source_id")]
 
-    Sent files back the jobs' "Download rejected rows"; Voucherify keeps its reports for a week.
+
+def _mentions(content: bytes, fmt: CsvFormat, mapping: list[ColumnMapping] | None, wanted: set[str]) -> bool:
+    """Whether any row's email or source id (either column: emails are often used as source ids) is wanted."""
+    columns = _person_columns(fmt.headers, mapping)
+    if not columns:
+        return False
+    try:
+        for _line, cells in _rows(content, fmt):
+            if any(index < len(cells) and _normalise(cells[index]) in wanted for index in columns):
+                return True
+    except (csv.Error, UnicodeError, LookupError):
+        # Unreadable as stored: keep nothing we cannot check.
+        return True
+    return False
+
+
+def import_files_purge_person(*, emails: Iterable[str] = (), source_ids: Iterable[str] = ()) -> int:
+    """Deletes the import files (sent files and uploads in progress) that contain an erased person's
+    email or source id, so no copy of them stays in the dashboard. Returns how many were deleted.
+
+    Reads one file at a time, so memory stays at one file (10 MB at most) whatever their number.
     """
-    now = time.time()
-    for directory, age in ((upload_dir(), max_age), (sent_dir(), sent_max_age)):
-        for entry in os.scandir(directory):
-            if entry.is_file() and entry.stat().st_mtime < now - age:
-                Path(entry.path).unlink(missing_ok=True)
+    wanted = {_normalise(value) for value in [*emails, *source_ids]} - {""}
+    if not wanted:
+        return 0
+    doomed = []
+    for pk, kind, state in list(ImportFile.objects.values_list("pk", "kind", "state")):
+        value = ImportFile.objects.filter(pk=pk).values_list("content", flat=True).first()
+        if value is None:
+            continue
+        content = _as_bytes(value)
+        if kind == ImportFile.Kind.SENT:
+            fmt = CsvFormat(encoding="utf-8", delimiter=",", headers=_first_row(content, "utf-8", ","))
+            mapping = None
+        else:
+            try:
+                fmt = CsvFormat(encoding=state["encoding"], delimiter=state["delimiter"], headers=state["headers"])
+                mapping = mapping_from_data(state["mapping"])
+            except (KeyError, TypeError, ValueError):
+                doomed.append(pk)  # no state to read it with: cannot tell, so it goes
+                continue
+        if _mentions(content, fmt, mapping, wanted):
+            doomed.append(pk)
+        del content, value
+    if doomed:
+        with transaction.atomic():
+            ImportFile.objects.filter(pk__in=doomed).only("pk").delete()
+        logger.info("erasure: deleted %d import file(s) holding the erased person", len(doomed))
+    return len(doomed)
 
 
-def sent_dir() -> Path:
-    directory = upload_dir() / "sent"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+def _first_row(content: bytes, encoding: str, delimiter: str) -> list[str]:
+    try:
+        with _open(content) as handle, _text_reader(handle, encoding) as text:
+            return [cell.replace("\ufeff", "").strip() for cell in next(csv.reader(text, delimiter=delimiter), [])]
+    except (csv.Error, UnicodeError):
+        return []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,10 +331,10 @@ def _code_page_score(text: str, encoding: str) -> float:
     return score
 
 
-def _is_utf8(path: Path) -> bool:
+def _is_utf8(source: Source) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        with path.open("rb") as handle:
+        with _open(source) as handle:
             while chunk := handle.read(65536):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
@@ -199,13 +343,13 @@ def _is_utf8(path: Path) -> bool:
     return True
 
 
-def detect_encoding(path: Path, sample: bytes) -> str:
+def detect_encoding(source: Source, sample: bytes) -> str:
     """UTF-8 (with or without BOM), UTF-16 by BOM, else the likelier of Windows-1250 and -1252."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if _is_utf8(path):
+    if _is_utf8(source):
         return "utf-8"
     scores = {}
     for encoding in ("cp1252", "cp1250"):
@@ -270,26 +414,26 @@ def _looks_like_data(cell: str) -> bool:
     )
 
 
-def detect_format(path: Path, *, encoding: str | None = None, delimiter: str | None = None) -> CsvFormat:
+def detect_format(source: Source, *, encoding: str | None = None, delimiter: str | None = None) -> CsvFormat:
     """Reads the start of the file and checks it can be imported at all.
 
     Raises CsvFileError for a file that is too big, empty, binary, headerless, has duplicate or
     no column names, or has no data rows.
     """
-    size = path.stat().st_size
+    size = _size(source)
     if size > MAX_UPLOAD_BYTES:
         raise CsvFileError("The file is larger than 10 MB, Voucherify's limit. Split it into smaller files.")
     if size == 0:
         raise CsvFileError("The file is empty.")
-    with path.open("rb") as handle:
+    with _open(source) as handle:
         sample = handle.read(SAMPLE_BYTES)
     _check_not_binary(sample)
-    encoding = encoding or detect_encoding(path, sample)
+    encoding = encoding or detect_encoding(source, sample)
     text_sample = sample.decode(encoding, errors="replace").lstrip("\ufeff")
     if not text_sample.strip():
         raise CsvFileError("The file is empty: it has no column names and no rows.")
     delimiter = delimiter or detect_delimiter(text_sample)
-    with path.open("rb") as handle, _text_reader(handle, encoding) as text:
+    with _open(source) as handle, _text_reader(handle, encoding) as text:
         reader = csv.reader(text, delimiter=delimiter)
         header = None
         widths: list[int] = []
@@ -461,9 +605,9 @@ def _clean_birthdate(value: str) -> str:
     return date.fromisoformat(value).isoformat()
 
 
-def _rows(path: Path, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
+def _rows(source: Source, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
     """(line number where the record starts, cells) for each record after the header row."""
-    with path.open("rb") as handle, _text_reader(handle, fmt.encoding) as text:
+    with _open(source) as handle, _text_reader(handle, fmt.encoding) as text:
         reader = csv.reader(text, delimiter=fmt.delimiter)
         header_seen = False
         line = 1
@@ -478,7 +622,7 @@ def _rows(path: Path, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
 
 
 def validate_rows(
-    path: Path, fmt: CsvFormat, mapping: list[ColumnMapping]
+    source: Source, fmt: CsvFormat, mapping: list[ColumnMapping]
 ) -> Iterator[tuple[int, list[str] | None, list[RowError]]]:
     """Each data record as (line, the clean output row or None, its errors), streaming.
 
@@ -490,7 +634,7 @@ def validate_rows(
     width = len(fmt.headers)
     seen_source_ids: dict[str, int] = {}
     try:
-        for line, cells in _rows(path, fmt):
+        for line, cells in _rows(source, fmt):
             if not any(cell.strip() for cell in cells):
                 yield line, None, [RowError(line, "", "", "Empty row")]
                 continue
@@ -529,13 +673,13 @@ def validate_rows(
         raise CsvFileError(f"The file stopped being a readable CSV file ({error}).") from error
 
 
-def build_preview(path: Path, fmt: CsvFormat, mapping: list[ColumnMapping]) -> Preview:
+def build_preview(source: Source, fmt: CsvFormat, mapping: list[ColumnMapping]) -> Preview:
     """The dry run: counts, errors by line and the first rows exactly as they will be sent."""
     started = time.perf_counter()
     headers = output_headers(mapping)
     preview = Preview(headers=headers, metadata_keys=[m.metadata_key for m in mapping if m.target == METADATA])
     source_column = headers.index("Source_id") if "Source_id" in headers else None
-    for _line, row, errors in validate_rows(path, fmt, mapping):
+    for _line, row, errors in validate_rows(source, fmt, mapping):
         preview.rows_read += 1
         if row is None:
             preview.invalid += 1
@@ -553,16 +697,43 @@ def build_preview(path: Path, fmt: CsvFormat, mapping: list[ColumnMapping]) -> P
     return preview
 
 
-def write_clean_csv(path: Path, fmt: CsvFormat, mapping: list[ColumnMapping], destination: Path) -> int:
-    """Writes the valid rows as UTF-8, comma-separated, standard headers; returns how many rows."""
+class CleanFileTooBig(CsvFileError):
+    """Converted to UTF-8 the clean file would pass Voucherify's 10 MB limit."""
+
+
+def write_clean_csv(
+    source: Source,
+    fmt: CsvFormat,
+    mapping: list[ColumnMapping],
+    destination: IO[bytes],
+    *,
+    max_bytes: int | None = MAX_UPLOAD_BYTES,
+) -> int:
+    """Writes the valid rows as UTF-8, comma-separated, standard headers; returns how many rows.
+
+    Raises CleanFileTooBig as soon as the output passes ``max_bytes``, so it never grows past that.
+    """
     count = 0
-    with destination.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(output_headers(mapping))
-        for _line, row, _errors in validate_rows(path, fmt, mapping):
-            if row is not None:
-                writer.writerow(row)
-                count += 1
+    written = 0
+    line = io.StringIO()
+    writer = csv.writer(line, lineterminator="\r\n")
+
+    def emit(cells: list[str]) -> None:
+        nonlocal written
+        writer.writerow(cells)
+        data = line.getvalue().encode("utf-8")
+        line.seek(0)
+        line.truncate()
+        written += len(data)
+        if max_bytes is not None and written > max_bytes:
+            raise CleanFileTooBig("Converted to UTF-8 the file is larger than 10 MB. Split it and import the parts.")
+        destination.write(data)
+
+    emit(output_headers(mapping))
+    for _line, row, _errors in validate_rows(source, fmt, mapping):
+        if row is not None:
+            emit(row)
+            count += 1
     return count
 
 
@@ -578,11 +749,11 @@ def template_csv() -> str:
     return buffer.getvalue()
 
 
-def sample_values(path: Path, fmt: CsvFormat, count: int = 3) -> dict[int, list[str]]:
+def sample_values(source: Source, fmt: CsvFormat, count: int = 3) -> dict[int, list[str]]:
     """The first few non-empty values of each column, to help the person mapping it."""
     samples: dict[int, list[str]] = {index: [] for index in range(len(fmt.headers))}
     try:
-        for seen, (_line, cells) in enumerate(_rows(path, fmt)):
+        for seen, (_line, cells) in enumerate(_rows(source, fmt)):
             if seen >= 50:
                 break
             for index, cell in enumerate(cells[: len(fmt.headers)]):

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 
 from .audit import Action, Outcome, audit_record, audit_scrub, capture_request_ids
+from .csv_import import import_files_purge_person
 from .models import ErasedIdentifier, ErasureRecord
 from .services.customers import customer_list, customer_permanently_delete
 from .services.voucherify import NotFound, VoucherifyError
@@ -307,6 +308,8 @@ def customers_erase(
                 detail=f"Erasure request {record.pk} (reference {reference})"
                 + (f": {receipt['error']}" if failed else ""),
             )
+    if done:  # no copy in the import wizard's files either (sent files, uploads in progress)
+        import_files_purge_person(emails=[c.email for c in done], source_ids=[c.source_id for c in done])
     return record
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
-from .csv_import import sent_dir
-from .models import Job
+from .csv_import import sent_files_live, sent_store
+from .models import ImportFile, Job
 from .services.async_actions import async_action_get
 from .services.customers import customers_bulk_update, customers_import_csv, customers_metadata_update
 from .types import AsyncAction
@@ -32,24 +32,24 @@ def _record(*, user, async_action_id: str, kind: str, **fields: Any) -> Job:
     )
 
 
-def import_start(*, user, file_name: str, sent_path: Path, row_count: int) -> Job:
-    """Sends the clean CSV to Voucherify's importCSV and records the job.
+def import_start(*, user, file_name: str, content: bytes, row_count: int) -> Job:
+    """Sends the clean CSV to Voucherify's importCSV and records the job with the file sent, which
+    is kept in the database for the rejected-rows download.
 
     Raises the service layer's VoucherifyError subclasses (nothing is recorded then).
     """
-    content = sent_path.read_bytes()
     async_action_id = customers_import_csv(file_name=file_name, content=content)
-    final_path = sent_dir() / f"{async_action_id}.csv"
-    sent_path.replace(final_path)
-    return _record(
-        user=user,
-        async_action_id=async_action_id,
-        kind=Job.Kind.IMPORT,
-        description=f"Import of {row_count} row{'s' if row_count != 1 else ''} from {file_name}",
-        file_name=file_name,
-        row_count=row_count,
-        sent_file=final_path.name,
-    )
+    with transaction.atomic():
+        sent = sent_store(owner=user, file_name=file_name, content=content)
+        return _record(
+            user=user,
+            async_action_id=async_action_id,
+            kind=Job.Kind.IMPORT,
+            description=f"Import of {row_count} row{'s' if row_count != 1 else ''} from {file_name}",
+            file_name=file_name,
+            row_count=row_count,
+            sent_import_file=sent,
+        )
 
 
 def bulk_update_start(*, user, updates: list[dict[str, Any]], description: str) -> Job:
@@ -106,11 +106,23 @@ def failed_rows(action: AsyncAction) -> list[dict[str, Any]]:
     return rows
 
 
-def sent_file_path(job: Job) -> Path | None:
-    if not job.sent_file:
+def _sent_file(job: Job):
+    if not job.sent_import_file_id:
+        return ImportFile.objects.none()
+    return sent_files_live().filter(pk=job.sent_import_file_id)
+
+
+def sent_file_exists(job: Job) -> bool:
+    """Whether the file sent for the job is still kept (7 days, unless a person in it was erased)."""
+    return _sent_file(job).exists()
+
+
+def sent_file_content(job: Job) -> bytes | None:
+    """The clean file sent to Voucherify for the job, or None once it is gone."""
+    value = _sent_file(job).values_list("content", flat=True).first()
+    if value is None:
         return None
-    path = sent_dir() / Path(job.sent_file).name
-    return path if path.exists() else None
+    return value if isinstance(value, bytes) else bytes(value)
 
 
 def rejected_rows_csv(*, job: Job, failures: list[dict[str, Any]]) -> Iterator[str]:
@@ -123,7 +135,7 @@ def rejected_rows_csv(*, job: Job, failures: list[dict[str, Any]]) -> Iterator[s
     for failure in failures:
         if isinstance(failure.get("row"), int):
             reasons[failure["row"]] = failure["reason"]
-    path = sent_file_path(job)
+    content = sent_file_content(job)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
@@ -134,13 +146,13 @@ def rejected_rows_csv(*, job: Job, failures: list[dict[str, Any]]) -> Iterator[s
         return value
 
     yield "\ufeff"
-    if path is None:
+    if content is None:
         writer.writerow(["row", "source_id", "reason"])
         for failure in failures:
             writer.writerow([failure.get("row") or "", failure["source_id"], failure["reason"]])
         yield flush()
         return
-    with path.open(encoding="utf-8", newline="") as handle:
+    with io.TextIOWrapper(io.BytesIO(content), encoding="utf-8", errors="replace", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
         writer.writerow([*header, "reason"])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from .roles import PERMISSIONS
 
@@ -47,8 +50,15 @@ class Job(models.Model):
     description = models.CharField(max_length=500, blank=True)
     file_name = models.CharField(max_length=255, blank=True)
     row_count = models.PositiveIntegerField(default=0)
-    # The clean CSV sent to Voucherify (relative to the uploads directory), for rejected rows.
-    sent_file = models.CharField(max_length=255, blank=True)
+    # The clean CSV sent to Voucherify, kept a week for the "rejected rows" download.
+    sent_import_file = models.OneToOneField(
+        "ImportFile",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="job",
+        limit_choices_to={"kind": "sent"},
+    )
     # Last status seen from Voucherify; the async action stays the source of truth.
     status = models.CharField(max_length=32, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -61,11 +71,47 @@ class Job(models.Model):
         return f"{self.get_kind_display()} {self.async_action_id}"
 
 
+class ImportFile(models.Model):
+    """A CSV file of the import wizard, kept in the database so any app server can read it.
+
+    ``upload``: the file as uploaded, between the wizard's steps (deleted after 24 hours); its
+    wizard state (encoding, separator, headers, mapping) is kept in ``state``. ``sent``: the clean
+    file sent to Voucherify, linked from its Job for the rejected-rows download (deleted after 7
+    days, or at once when a person in it is erased). Only ``owner`` may use an upload's token.
+    """
+
+    class Kind(models.TextChoices):
+        UPLOAD = "upload", "Upload"
+        SENT = "sent", "Sent to Voucherify"
+
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="import_files",
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    file_name = models.CharField(max_length=255, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    content = models.BinaryField()
+    state = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        default_permissions = ()
+        indexes = [models.Index(fields=["kind", "created_at"], name="import_file_kind_created")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.file_name} ({self.size} bytes)"
+
+
 # Audit trail and GDPR erasure --------------------------------------------------------------------
 
 
 # Appended after the Job model by the audit/erasure feature; kept here to leave the lines above untouched.
-from django.utils import timezone  # noqa: E402
 
 
 class AuditEntryQuerySet(models.QuerySet):

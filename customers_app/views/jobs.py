@@ -12,7 +12,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from ..jobs import failed_rows, job_refresh, rejected_rows_csv, sent_file_path
+from ..csv_import import import_files_cleanup
+from ..jobs import failed_rows, job_refresh, rejected_rows_csv, sent_file_exists
 from ..models import Job
 from ..roles import BULK_UPDATE, IMPORT, perm
 from ..services.voucherify import NotFound, VoucherifyError
@@ -41,6 +42,7 @@ def jobs_permission_required(view):
 @jobs_permission_required
 def job_list_view(request):
     """Lists the imports and bulk updates started from the dashboard, newest first."""
+    import_files_cleanup()  # on the way: abandoned uploads after 24 hours, sent files after 7 days
     page = Paginator(Job.objects.select_related("created_by"), JOBS_PER_PAGE).get_page(request.GET.get("page"))
     # Unfinished jobs nobody has opened since: ask Voucherify, a few at most so the page stays quick.
     unfinished = [job for job in page.object_list if job.status not in FINISHED_ASYNC_STATUSES]
@@ -88,7 +90,7 @@ def job_rejected_rows_view(request, async_action_id: str):
     except NotFound:
         raise Http404("No such job") from None
     failures = failed_rows(action)
-    if sent_file_path(job) is None and not failures:
+    if not sent_file_exists(job) and not failures:
         raise Http404("Nothing was rejected")
     response = StreamingHttpResponse(
         rejected_rows_csv(job=job, failures=failures), content_type="text/csv; charset=utf-8"

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 
 from tests.csv_samples import remove_created_customers  # noqa: F401 - a fixture
+
+# The served product (gunicorn, two workers) keeps uploads and sent files in its database only.
+OLD_UPLOAD_DIR = Path(__file__).resolve().parents[2] / "var" / "uploads"
+
+
+def local_upload_files() -> set[Path]:
+    return {path for path in OLD_UPLOAD_DIR.rglob("*") if path.is_file()} if OLD_UPLOAD_DIR.exists() else set()
 
 
 @pytest.mark.usefixtures("remove_created_customers")
@@ -19,6 +27,7 @@ def test_import_wizard_end_to_end(login_page, sandbox_server):
         f"{tag}-2;Łukasz Wąsowski;lukasz+{tag}@example.pl;Łódź;b2c\r\n"
         f"{tag}-3;Broken Mail;not-an-email;Brno;b2c\r\n"
     ).encode("cp1250")
+    files_before = local_upload_files()
     page = login_page("marketer")
     page.get_by_role("link", name="Import", exact=True).click()
     page.wait_for_url("**/customers/import/")
@@ -45,6 +54,7 @@ def test_import_wizard_end_to_end(login_page, sandbox_server):
     status = page.locator("#job-status")
     assert "2 customer(s) imported successfully, 0 failed." in status.inner_text()
     assert status.get_attribute("hx-trigger") is None  # polling stopped
+    assert local_upload_files() <= files_before  # nothing written under var/uploads
 
     page.goto("/customers/")
     page.get_by_label("Email", exact=True).fill(f"vera+{tag}@example.cz")

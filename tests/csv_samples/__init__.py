@@ -45,7 +45,13 @@ def upload(client, content: bytes, name: str = "customers.csv"):
 
 
 def import_state(client) -> dict:
-    return client.session["customer_import"]
+    """The wizard state of the client's upload in progress: kept with the upload in the database;
+    the session holds only the upload's token."""
+    from customers_app.models import ImportFile
+
+    token = client.session["customer_import"]["token"]
+    upload = ImportFile.objects.get(token=token, kind=ImportFile.Kind.UPLOAD)
+    return {**upload.state, "file_name": upload.file_name, "size": upload.size, "token": token}
 
 
 def preview_counts(response) -> dict[str, int]:

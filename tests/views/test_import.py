@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
+import io
+from datetime import timedelta
+from pathlib import Path
 
+import pytest
+from django.conf import settings as django_settings
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from customers_app import csv_import
+from customers_app.models import ImportFile, Job
 from tests.csv_samples import (
     CZECH_POLISH,
     WESTERN,
@@ -21,10 +31,18 @@ from tests.csv_samples import (
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_sandbox_server", "remove_created_customers")]
 
 
+def local_files() -> set[Path]:
+    """Whatever the old layout kept on local disk (var/uploads and its sent/ folder)."""
+    root = Path(django_settings.VAR_DIR) / "uploads"
+    return {path for path in root.rglob("*") if path.is_file()} if root.exists() else set()
+
+
 @pytest.fixture(autouse=True)
-def upload_dir(settings, tmp_path):
-    settings.CUSTOMER_UPLOAD_DIR = tmp_path / "uploads"
-    return settings.CUSTOMER_UPLOAD_DIR
+def no_local_files():
+    """Uploads and sent files live in the database: no step of the wizard writes under var/uploads."""
+    before = local_files()
+    yield
+    assert local_files() <= before
 
 
 def import_file(client, sandbox_server, content: bytes, name: str = "customers.csv") -> dict:
@@ -297,11 +315,107 @@ def test_wizard_steps_without_an_upload_go_back_to_the_start(marketer_client):
     assert marketer_client.post("/customers/import/confirm/").status_code == 302
 
 
-def test_cancel_deletes_the_upload(marketer_client, upload_dir):
+def test_cancel_deletes_the_upload(marketer_client):
     upload(marketer_client, csv_bytes([["Source_id", "Name"], ["c-1", "Ann"]]))
-    assert any(p.is_file() for p in upload_dir.iterdir())
+    token = import_state(marketer_client)["token"]
+    assert ImportFile.objects.filter(token=token, kind="upload").exists()
     marketer_client.post("/customers/import/cancel/")
-    assert not any(p.is_file() for p in upload_dir.iterdir())
+    assert not ImportFile.objects.filter(token=token).exists()
+    assert "customer_import" not in marketer_client.session
+
+
+# --- stateless app servers: the upload lives in the database -------------------------------------
+
+
+def test_upload_survives_to_the_next_step_without_any_local_file(marketer_client, monkeypatch):
+    """A 3 MB upload (past Django's in-memory limit, where it would go to a temporary file) is kept
+    in the database only; the next steps run from another client sharing just the session cookie,
+    as on another app server."""
+    import tempfile
+
+    def no_temporary_files(*args, **kwargs):
+        raise AssertionError("the upload must not be written to a local temporary file")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", no_temporary_files)
+    tag = unique()
+    rows = [["Source_id", "Name", "Email"]] + [
+        [f"{tag}-{i}", f"Person {i:06d} with a longish name", f"p{i}+{tag}@example.com"] for i in range(45_000)
+    ]
+    content = csv_bytes(rows)
+    assert len(content) > django_settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    response = upload(marketer_client, content, "big.csv")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert list(marketer_client.session["customer_import"]) == ["token"]  # the session holds only the token
+    stored = ImportFile.objects.get(token=marketer_client.session["customer_import"]["token"])
+    assert stored.kind == "upload" and stored.file_name == "big.csv" and stored.size == len(content)
+    assert bytes(stored.content) == content
+    assert stored.owner.username == "marketer-user"
+
+    other_server = Client()
+    other_server.cookies = marketer_client.cookies
+    page = other_server.get("/customers/import/map/")
+    assert page.status_code == 200 and "big.csv" in page.content.decode()
+    assert preview_counts(other_server.get("/customers/import/preview/")) == {
+        "rows": 45_000,
+        "valid": 45_000,
+        "invalid": 0,
+    }
+
+
+def test_another_user_cannot_use_my_upload_token(marketer_client, login_as):
+    upload(marketer_client, csv_bytes([["Source_id", "Name"], ["t-1", "Ann"]]))
+    token = import_state(marketer_client)["token"]
+    other = login_as("marketer", "other-marketer")
+    session = other.session
+    session["customer_import"] = {"token": token}
+    session.save()
+    for response in (
+        other.get("/customers/import/map/"),
+        other.get("/customers/import/preview/"),
+        other.post("/customers/import/confirm/"),
+    ):
+        assert response.status_code == 302 and response["Location"] == "/customers/import/"
+    other.post("/customers/import/cancel/")  # does not delete somebody else's upload either
+    assert ImportFile.objects.filter(token=token).exists()
+    assert csv_import.upload_get(token, owner=ImportFile.objects.get(token=token).owner) is not None
+    assert not Job.objects.exists()
+
+
+def test_upload_older_than_a_day_is_gone(marketer_client):
+    upload(marketer_client, csv_bytes([["Source_id", "Name"], ["o-1", "Ann"]]))
+    token = import_state(marketer_client)["token"]
+    ImportFile.objects.filter(token=token).update(created_at=timezone.now() - timedelta(hours=25))
+    response = marketer_client.get("/customers/import/map/")
+    assert response.status_code == 302 and response["Location"] == "/customers/import/"
+
+
+def _old_file(kind: str, age: timedelta, **fields) -> ImportFile:
+    return ImportFile.objects.create(
+        kind=kind, file_name="x.csv", size=3, content=b"a,b", created_at=timezone.now() - age, **fields
+    )
+
+
+def test_cleanup_deletes_old_uploads_and_sent_files(marketer_client):
+    old_upload = _old_file("upload", timedelta(hours=25))
+    fresh_upload = _old_file("upload", timedelta(hours=23))
+    old_sent = _old_file("sent", timedelta(days=8))
+    fresh_sent = _old_file("sent", timedelta(days=6))
+    job = Job.objects.create(async_action_id="aa_cleanup_test", kind="import", sent_import_file=old_sent)
+    out = io.StringIO()
+    call_command("purge_import_files", stdout=out)
+    assert "Deleted 1 upload(s) and 1 sent file(s)." in out.getvalue()
+    left = set(ImportFile.objects.values_list("pk", flat=True))
+    assert left == {fresh_upload.pk, fresh_sent.pk}
+    assert old_upload.pk not in left
+    job.refresh_from_db()
+    assert job.sent_import_file is None  # the job stays, without its file
+
+
+def test_the_wizard_cleans_up_on_the_way(marketer_client):
+    old_upload = _old_file("upload", timedelta(days=2))
+    old_sent = _old_file("sent", timedelta(days=10))
+    upload(marketer_client, csv_bytes([["Source_id", "Name"], ["w-1", "Ann"]]))
+    assert not ImportFile.objects.filter(pk__in=[old_upload.pk, old_sent.pk]).exists()
 
 
 def test_support_cannot_import(support_client):

@@ -6,11 +6,15 @@ import csv
 import io
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
 
-from customers_app.models import Job
+from customers_app.csv_import import import_files_purge_person
+from customers_app.models import ImportFile, Job
 from customers_app.types import AsyncAction
 from tests.csv_samples import (
     confirm,
@@ -22,11 +26,6 @@ from tests.csv_samples import (
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_sandbox_server", "remove_created_customers")]
-
-
-@pytest.fixture(autouse=True)
-def upload_dir(settings, tmp_path):
-    settings.CUSTOMER_UPLOAD_DIR = tmp_path / "uploads"
 
 
 def poll_until_finished(client, action_id: str, timeout: float = 30) -> str:
@@ -87,6 +86,75 @@ def test_rejected_rows_download_has_only_the_failed_rows_and_a_reason(marketer_c
     assert len(rows) == 2
     assert rows[1][:3] == [f"{tag}-1", "cust_doesnotexist000000000", "Bob Unknown Id"]
     assert "cust_doesnotexist000000000" in rows[1][4]
+    # The rows come from the file sent, kept in the database with the job (no local file).
+    sent = Job.objects.get(async_action_id=action_id).sent_import_file
+    assert sent.kind == "sent" and sent.file_name == "crm-export.csv" and sent.owner.username == "marketer-user"
+    assert bytes(sent.content).startswith(b"Source_id,Id,Name,Email\r\n")
+    assert not ImportFile.objects.filter(kind="upload").exists()  # the upload went once it was sent
+
+
+def test_rejected_rows_after_the_sent_file_expired_list_row_numbers_and_reasons(marketer_client, sandbox_server):
+    tag = unique()
+    action_id = start_import_with_a_rejected_row(marketer_client, tag)
+    poll_until_finished(marketer_client, action_id)
+    job = Job.objects.get(async_action_id=action_id)
+    ImportFile.objects.filter(pk=job.sent_import_file_id).update(created_at=timezone.now() - timedelta(days=8))
+    response = marketer_client.get(f"/jobs/{action_id}/rejected.csv")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode().lstrip("\ufeff"))))
+    assert rows[0] == ["row", "source_id", "reason"]
+    assert rows[1][:2] == ["2", f"{tag}-1"]
+    marketer_client.get("/jobs/")  # the job list cleans up on the way
+    job.refresh_from_db()
+    assert job.sent_import_file is None and not ImportFile.objects.exists()
+
+
+def test_erasure_deletes_the_sent_files_that_hold_the_person(login_as, sandbox_server):
+    marketer = login_as("marketer")
+    tag = unique()
+    erased_email = f"ann+{tag}@example.com"
+    action_id = start_import_with_a_rejected_row(marketer, tag)
+    wait_for_action(sandbox_server, action_id)
+    other_rows = [["Source_id", "Name", "Email"], [f"{tag}-x", "Xena Other", f"xena+{tag}@example.com"]]
+    assert upload(marketer, csv_bytes(other_rows), "others.csv").status_code == 302
+    other_id = confirm(marketer)
+    in_progress = [["Source_id", "Name", "Email"], [f"{tag}-y", "Ann Again", erased_email.upper()]]
+    assert upload(marketer, csv_bytes(in_progress), "again.csv").status_code == 302
+    with_person = Job.objects.get(async_action_id=action_id).sent_import_file_id
+    without_person = Job.objects.get(async_action_id=other_id).sent_import_file_id
+    assert with_person and without_person
+
+    customer = sandbox_server.api("GET", f"/v1/customers/{tag}-0").json()
+    admin = login_as("admin")
+    form = {
+        "reference": "GDPR-T-1",
+        "requester": "data_subject",
+        "reason": "Right to erasure",
+        "confirmation": erased_email,
+    }
+    response = admin.post(reverse("customers:erase", args=[customer["id"]]), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+    assert not ImportFile.objects.filter(pk=with_person).exists()
+    assert ImportFile.objects.filter(pk=without_person).exists()
+    assert not ImportFile.objects.filter(kind="upload").exists()  # the upload in progress held them too
+    assert Job.objects.get(async_action_id=action_id).sent_import_file is None
+    # The download still answers, from Voucherify's report alone.
+    assert admin.get(f"/jobs/{action_id}/rejected.csv").status_code == 200
+
+
+def test_purge_person_matches_email_or_source_id_case_insensitively():
+    def sent(text: str) -> ImportFile:
+        return ImportFile.objects.create(kind="sent", content=text.encode(), size=len(text))
+
+    by_email = sent("Source_id,Name,Email\r\ns-1,Ann,Ann@Example.com\r\n")
+    by_source_id = sent("Source_id,Name\r\nann@example.com,Ann\r\n")  # emails used as source ids
+    by_id = sent("Source_id,Name\r\nCRM-42,Ann\r\n")
+    name_only = sent("Source_id,Name,Description\r\ns-2,Bob,ann@example.com and crm-42\r\n")
+    assert import_files_purge_person(emails=[" ann@example.com "], source_ids=["crm-42"]) == 3
+    assert set(ImportFile.objects.values_list("pk", flat=True)) == {name_only.pk}
+    assert {by_email.pk, by_source_id.pk, by_id.pk}.isdisjoint(ImportFile.objects.values_list("pk", flat=True))
+    assert import_files_purge_person(emails=[], source_ids=[None, ""]) == 0
 
 
 def test_jobs_list_records_who_started_what(marketer_client, sandbox_server):
