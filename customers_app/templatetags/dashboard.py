@@ -4,11 +4,13 @@ render in a few milliseconds (the list's budget is 15 % over the API's own time)
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html import escape  # the stdlib's: no lazy-string handling needed on plain API strings
 from urllib.parse import quote
 
 from django import template
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -42,41 +44,45 @@ def timestamp(value: datetime | None) -> str:
     return format_html('<time datetime="{}" title="{}">{}</time>', *_time_parts(value, datetime.now(UTC)))
 
 
+ROW = (
+    '<tr data-customer-id="{id}">{select}<td><a href="{url}">{name}</a></td><td>{email}</td><td>{phone}</td>'
+    "<td>{city}</td><td>{created}</td><td>{updated}</td></tr>"
+)
+SELECT_CELL = (
+    '<td class="select-cell"><input type="checkbox" name="id" value="{id}" form="bulk-form" '
+    'aria-label="Select {name}"></td>'
+)
+
+
+def _time_cell(value: datetime | None, now: datetime) -> str:
+    if value is None:
+        return "—"
+    iso, exact, relative = _time_parts(value, now)
+    return f'<time datetime="{iso}" title="{exact}">{relative}</time>'
+
+
 @register.simple_tag
 def customer_rows(customers, selectable: bool = False) -> str:
-    """The list's table rows. Every value is escaped by format_html; ids are quoted into the URL.
+    """The list's table rows, built as plain strings because this runs 100 times per page.
 
-    ``selectable`` adds a first cell with a checkbox for the bulk-update form (``form="bulk-form"``).
+    Every customer value goes through ``escape`` (quotes included), ids are also quoted into the
+    URL; the times are our own formatting. ``selectable`` adds a checkbox cell for the bulk-update
+    form (``form="bulk-form"``).
     """
     now = datetime.now(UTC)
     url_pattern = reverse("customers:detail", args=["ID"]).replace("ID", "{}")
-
-    def cells(customer):
-        created = _time_parts(customer.created_at, now) if customer.created_at else ("", "", "—")
-        updated = _time_parts(customer.updated_at, now) if customer.updated_at else ("", "", "—")
-        return (
-            customer.id,
-            url_pattern.format(quote(customer.id, safe="")),
-            customer.name or "(no name)",
-            customer.email or "",
-            customer.phone or "",
-            (customer.address.city if customer.address else None) or "",
-            *created,
-            *updated,
-        )
-
-    if selectable:
-        return format_html_join(
-            "\n",
-            '<tr data-customer-id="{}"><td class="select-cell"><input type="checkbox" name="id" value="{}" '
-            'form="bulk-form" aria-label="Select {}"></td><td><a href="{}">{}</a></td><td>{}</td><td>{}</td>'
-            '<td>{}</td><td><time datetime="{}" title="{}">{}</time></td>'
-            '<td><time datetime="{}" title="{}">{}</time></td></tr>',
-            ((c[0], c[0], c[2], *c[1:]) for c in (cells(customer) for customer in customers)),
-        )
-    return format_html_join(
-        "\n",
-        '<tr data-customer-id="{}"><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td>'
-        '<td><time datetime="{}" title="{}">{}</time></td><td><time datetime="{}" title="{}">{}</time></td></tr>',
-        (cells(customer) for customer in customers),
-    )
+    rows = []
+    for customer in customers:
+        values = {
+            "id": escape(customer.id),
+            "url": escape(url_pattern.format(quote(customer.id, safe=""))),
+            "name": escape(customer.name or "(no name)"),
+            "email": escape(customer.email or ""),
+            "phone": escape(customer.phone or ""),
+            "city": escape((customer.address.city if customer.address else None) or ""),
+            "created": _time_cell(customer.created_at, now),
+            "updated": _time_cell(customer.updated_at, now),
+        }
+        values["select"] = SELECT_CELL.format(**values) if selectable else ""
+        rows.append(ROW.format(**values))
+    return mark_safe("\n".join(rows))  # noqa: S308 - every interpolated customer value is escaped above
