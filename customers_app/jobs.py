@@ -18,6 +18,7 @@ from .csv_import import sent_files_live, sent_store
 from .models import ImportFile, Job
 from .services.async_actions import async_action_get
 from .services.customers import customers_bulk_update, customers_import_csv, customers_metadata_update
+from .spreadsheet import neutralise
 from .types import AsyncAction
 
 
@@ -149,7 +150,7 @@ def rejected_rows_csv(*, job: Job, failures: list[dict[str, Any]]) -> Iterator[s
     if content is None:
         writer.writerow(["row", "source_id", "reason"])
         for failure in failures:
-            writer.writerow([failure.get("row") or "", failure["source_id"], failure["reason"]])
+            writer.writerow([failure.get("row") or "", neutralise(failure["source_id"]), neutralise(failure["reason"])])
         yield flush()
         return
     with io.TextIOWrapper(io.BytesIO(content), encoding="utf-8", errors="replace", newline="") as handle:
@@ -159,5 +160,5 @@ def rejected_rows_csv(*, job: Job, failures: list[dict[str, Any]]) -> Iterator[s
         yield flush()
         for number, cells in enumerate(reader, start=1):
             if number in reasons:
-                writer.writerow([*cells, reasons[number]])
+                writer.writerow([neutralise(cell) for cell in (*cells, reasons[number])])
                 yield flush()

@@ -6,7 +6,6 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
@@ -20,6 +19,7 @@ from ..audit import audit_list, history_panel
 from ..gdpr_forms import AuditFilterForm
 from ..models import AuditEntry
 from ..roles import VIEW_AUDIT, perm
+from ..spreadsheet import neutralise
 from .detail import TABS_BY_SLUG, Tab, render_tab
 
 PAGE_SIZE = 50
@@ -59,12 +59,6 @@ def audit_list_view(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _csv_cell(value: Any) -> str:
-    """Text for a spreadsheet, with formula-like cells defused (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -76,7 +70,7 @@ def _export_rows(entries) -> Iterator[str]:
     for entry in entries.iterator(chunk_size=500):
         yield writer.writerow(
             [
-                _csv_cell(value)
+                neutralise(value)
                 for value in (
                     entry.created_at.isoformat(),
                     entry.actor_name,

@@ -20,12 +20,12 @@ from ..import_forms import EXPORT_COLUMNS, ExportColumnsForm
 from ..roles import EXPORT, perm
 from ..services.customers import customer_list
 from ..services.voucherify import VoucherifyError
+from ..spreadsheet import neutralise
 from ..types import Customer, CustomerPage, format_api_datetime
 
 logger = logging.getLogger("customers_app.export")
 
 PAGE_SIZE = 100
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def filters_from(form: CustomerFilterForm) -> dict:
@@ -70,11 +70,6 @@ def customers_matching(*, filters: dict, cap: int | None = None) -> Iterator[Cus
                 return
             yield customer
             count += 1
-
-
-def neutralise(value: str) -> str:
-    """Cells a spreadsheet would run as a formula get a leading apostrophe."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 def _cell(customer: Customer, column: str) -> str:
