@@ -108,8 +108,8 @@ def _hidden(query: QueryDict) -> list[tuple[str, str]]:
     return [(key, value) for key, values in query.lists() if key != "csrfmiddlewaretoken" for value in values]
 
 
-@require_http_methods(["GET", "POST"])
 @permission_required(perm(BULK_UPDATE), raise_exception=True)
+@require_http_methods(["GET", "POST"])
 def customer_bulk_view(request):
     """Lets a marketer set fields or metadata on many customers at once, after seeing before → after."""
     query = request.POST if request.method == "POST" else request.GET

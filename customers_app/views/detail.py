@@ -341,9 +341,9 @@ def render_tab(request: HttpRequest, customer_id: str, tab: Tab) -> HttpResponse
     return render(request, DETAIL_TEMPLATE, context)
 
 
+@permission_required(perm(VIEW), raise_exception=True)
 @require_GET
 @vary_on_headers("HX-Request")
-@permission_required(perm(VIEW), raise_exception=True)
 def customer_detail_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     """Shows one customer's whole profile, by Voucherify id or source id; the Activity tab loads after."""
     try:
@@ -355,25 +355,25 @@ def customer_detail_view(request: HttpRequest, customer_id: str) -> HttpResponse
     return render(request, DETAIL_TEMPLATE, context)
 
 
+@permission_required(perm(VIEW), raise_exception=True)
 @require_GET
 @vary_on_headers("HX-Request")
-@permission_required(perm(VIEW), raise_exception=True)
 def customer_activity_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     """Lets an agent read what happened to a customer, filtered by category, event, campaign type and dates."""
     return render_tab(request, customer_id, TABS_BY_SLUG["activity"])
 
 
+@permission_required(perm(VIEW), raise_exception=True)
 @require_GET
 @vary_on_headers("HX-Request")
-@permission_required(perm(VIEW), raise_exception=True)
 def customer_redeemables_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     """Lists the vouchers, gift cards and loyalty cards a customer holds, with status and balance."""
     return render_tab(request, customer_id, TABS_BY_SLUG["redeemables"])
 
 
+@permission_required(perm(VIEW), raise_exception=True)
 @require_GET
 @vary_on_headers("HX-Request")
-@permission_required(perm(VIEW), raise_exception=True)
 def customer_segments_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     """Lists the segments a customer belongs to, each linking to the customers in it."""
     return render_tab(request, customer_id, TABS_BY_SLUG["segments"])

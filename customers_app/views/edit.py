@@ -65,8 +65,8 @@ def _not_found(request: HttpRequest, customer_id: str, exc: NotFound) -> HttpRes
 # Create ------------------------------------------------------------------------------------------
 
 
-@require_http_methods(["GET", "POST"])
 @permission_required(perm(ADD), raise_exception=True)
+@require_http_methods(["GET", "POST"])
 def customer_create_view(request: HttpRequest) -> HttpResponse:
     """Lets a user add a customer, but never by silently changing one that has that source id or email."""
     if request.method == "GET":
@@ -136,8 +136,8 @@ def _edit_tokens(values: dict[str, Any], version: str) -> dict[str, str]:
     return {"base": sign_values(values), "fingerprint": values_hash(values), "version": version}
 
 
-@require_http_methods(["GET", "POST"])
 @permission_required(perm(CHANGE), raise_exception=True)
+@require_http_methods(["GET", "POST"])
 def customer_edit_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     """Lets an agent change a customer's details without undoing what a colleague saved meanwhile."""
     if request.method == "POST" and request.POST.get("step") == "resolve":

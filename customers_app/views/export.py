@@ -121,8 +121,8 @@ def export_rows(*, filters: dict, columns: list[str], first: CustomerPage | None
         yield flush()
 
 
-@require_GET
 @permission_required(perm(EXPORT), raise_exception=True)
+@require_GET
 def customer_export_view(request):
     """Lets a marketer download every customer matching the list's filters as a CSV, columns chosen."""
     filter_form = CustomerFilterForm(request.GET)

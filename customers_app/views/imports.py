@@ -117,8 +117,8 @@ def _upload_page(request, form, status=200, error=""):
 
 
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
 @permission_required(perm(IMPORT), raise_exception=True)
+@require_http_methods(["GET", "POST"])
 def import_upload_view(request):
     """Lets a marketer pick a customer CSV; odd files are turned away before anything is sent."""
     if request.method == "POST":
@@ -165,8 +165,8 @@ def _import_upload(request):
     return redirect("customers:import-map")
 
 
-@require_GET
 @permission_required(perm(IMPORT), raise_exception=True)
+@require_GET
 def import_template_view(request):
     """Downloads an example CSV with Voucherify's standard column names."""
     response = HttpResponse(csv_import.template_csv(), content_type="text/csv; charset=utf-8")
@@ -174,8 +174,8 @@ def import_template_view(request):
     return response
 
 
-@require_http_methods(["GET", "POST"])
 @permission_required(perm(IMPORT), raise_exception=True)
+@require_http_methods(["GET", "POST"])
 def import_map_view(request):
     """Lets a marketer say where each column goes: a standard field, a metadata key, or nowhere."""
     upload = _upload(request)
@@ -218,8 +218,8 @@ def import_map_view(request):
     return render(request, "imports/map.html", context, status=status)
 
 
-@require_GET
 @permission_required(perm(IMPORT), raise_exception=True)
+@require_GET
 def import_preview_view(request):
     """Shows what the import would do, row by row, before anything is sent to Voucherify."""
     upload = _upload(request)
@@ -237,8 +237,8 @@ def import_preview_view(request):
     return render(request, "imports/preview.html", context)
 
 
-@require_POST
 @permission_required(perm(IMPORT), raise_exception=True)
+@require_POST
 def import_confirm_view(request):
     """Sends the valid rows to Voucherify as a clean CSV and follows the job."""
     upload = _upload(request)
@@ -283,8 +283,8 @@ def import_confirm_view(request):
     return redirect(reverse("customers:job", args=[job.async_action_id]))
 
 
-@require_POST
 @permission_required(perm(IMPORT), raise_exception=True)
+@require_POST
 def import_cancel_view(request):
     """Forgets the uploaded file."""
     _forget(request)

@@ -38,8 +38,8 @@ def jobs_permission_required(view):
     return wrapper
 
 
-@require_GET
 @jobs_permission_required
+@require_GET
 def job_list_view(request):
     """Lists the imports and bulk updates started from the dashboard, newest first."""
     import_files_cleanup()  # on the way: abandoned uploads after 24 hours, sent files after 7 days
@@ -52,9 +52,9 @@ def job_list_view(request):
     return render(request, "jobs/list.html", {"page": page, "nav": "jobs"})
 
 
+@jobs_permission_required
 @require_GET
 @vary_on_headers("HX-Request")
-@jobs_permission_required
 def job_detail_view(request, async_action_id: str):
     """Follows one job while Voucherify works on it, then shows what failed and why."""
     job = Job.objects.filter(async_action_id=async_action_id).select_related("created_by").first()
@@ -78,8 +78,8 @@ def job_detail_view(request, async_action_id: str):
     return render(request, template_name, context)
 
 
-@require_GET
 @jobs_permission_required
+@require_GET
 def job_rejected_rows_view(request, async_action_id: str):
     """Downloads the rows Voucherify rejected, as sent plus a reason column, to fix and upload again."""
     job = Job.objects.filter(async_action_id=async_action_id, kind=Job.Kind.IMPORT).first()
