@@ -577,16 +577,11 @@ def test_import_preview_job_pages_and_imported_customer(admin_role_client, sandb
     assert_shown(parsed, "imported", good, f"{SCRIPT} Imported {IMG}", f"{JS_URL} {ATTR}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="customers_app/jobs.py rejected_rows_csv writes cells as sent: a rejected '=HYPERLINK(…)' row is a "
-    "live formula in the download (the customer and audit exports defuse these). Reported to the lead.",
-)
 @pytest.mark.usefixtures("upload_dir")
 def test_rejected_rows_download_defuses_formulas(admin_role_client, sandbox_server):
     action_id, _, bad = import_hostile_file(admin_role_client, sandbox_server)
     rows = csv_rows(get(admin_role_client, f"/jobs/{action_id}/rejected.csv"))
-    assert rows[1][0] in (bad, "'" + bad)  # the rejected row is there
+    assert rows[1][0] == "'" + bad  # the rejected row is there, defused
     assert_no_formula(rows)
 
 
