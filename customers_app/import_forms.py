@@ -103,7 +103,13 @@ METADATA_ROWS = 3
 
 
 class BulkUpdateForm(forms.Form):
-    """What to set on every selected customer: standard fields (left blank = unchanged) and metadata."""
+    """What to set on every selected customer: standard fields (left blank = unchanged) and metadata.
+
+    Its fields are prefixed ("set-name"): the selection "all matching this filter" travels in the
+    same query, and the list's filters use the plain names (``name``, ``email``).
+    """
+
+    prefix = "set"
 
     name = forms.CharField(required=False, max_length=200)
     email = forms.EmailField(required=False)

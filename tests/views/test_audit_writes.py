@@ -207,7 +207,12 @@ def test_bulk_update_is_audited_per_job(marketer_client, use_sandbox_server):
 
     bodies = [{"source_id": unique("bulk-audit"), "name": f"B{i}"} for i in range(2)]
     people = [use_sandbox_server.api("POST", "/v1/customers", json=body).json() for body in bodies]
-    data = {"id": [p["id"] for p in people], "address_city": "Brno", "meta_key_0": "tier", "meta_value_0": "gold"}
+    data = {
+        "id": [p["id"] for p in people],
+        "set-address_city": "Brno",
+        "set-meta_key_0": "tier",
+        "set-meta_value_0": "gold",
+    }
     assert marketer_client.post("/customers/bulk/", data).status_code == 302
     entries = list(AuditEntry.objects.filter(action=AuditEntry.Action.BULK_UPDATE).order_by("id"))
     assert len(entries) == 2
@@ -221,7 +226,7 @@ def test_bulk_update_setting_an_erased_email_is_stopped(marketer_client, use_san
     from tests.csv_samples import unique
 
     person = use_sandbox_server.api("POST", "/v1/customers", json={"source_id": unique("bulk-g"), "name": "G"}).json()
-    response = marketer_client.post("/customers/bulk/", {"id": [person["id"]], "email": erased_person["email"]})
+    response = marketer_client.post("/customers/bulk/", {"id": [person["id"]], "set-email": erased_person["email"]})
     assert response.status_code == 409
     assert "Row 1: matches an erased email" in html.unescape(response.content.decode())
     assert not AuditEntry.objects.filter(action=AuditEntry.Action.BULK_UPDATE).exists()

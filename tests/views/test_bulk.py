@@ -37,8 +37,8 @@ def test_bulk_update_of_selected_customers_sets_fields_and_metadata(marketer_cli
     ids = [p["id"] for p in people]
     page = marketer_client.get("/customers/bulk/", {"id": ids})
     assert page.status_code == 200 and "3 selected customers" in page.content.decode()
-    changes = {"id": ids, "preview": "1", "address_city": "Brno", "phone": "+420 555 000 111",
-               "meta_key_0": "tier", "meta_value_0": "gold"}  # fmt: skip
+    changes = {"id": ids, "preview": "1", "set-address_city": "Brno", "set-phone": "+420 555 000 111",
+               "set-meta_key_0": "tier", "set-meta_value_0": "gold"}  # fmt: skip
     preview = marketer_client.get("/customers/bulk/", changes)
     html = preview.content.decode()
     assert preview.status_code == 200
@@ -67,7 +67,7 @@ def test_customers_without_source_id_are_left_out_and_said_so(marketer_client, s
     html = marketer_client.get("/customers/bulk/", {"id": ids}).content.decode()
     assert 'data-count="no-source-id">1<' in html and "no source id and can't be bulk-updated" in html
     assert "Voucherify would create a new customer for an unknown source id" in html
-    response = marketer_client.post("/customers/bulk/", {"id": ids, "description": "VIP"})
+    response = marketer_client.post("/customers/bulk/", {"id": ids, "set-description": "VIP"})
     assert response.status_code == 302
     job = Job.objects.get()
     assert job.row_count == 1
@@ -84,7 +84,7 @@ def test_all_matching_a_filter_with_a_stated_cap(marketer_client, sandbox_server
     assert "All customers matching this filter" in html and "4 customers" in html
     assert "capped at 3 customers" in html
     response = marketer_client.post(
-        "/customers/bulk/", {"scope": "all", "city": city, "meta_key_0": "campaign", "meta_value_0": "spring"}
+        "/customers/bulk/", {"scope": "all", "city": city, "set-meta_key_0": "campaign", "set-meta_value_0": "spring"}
     )
     assert response.status_code == 302
     job = Job.objects.get(kind=Job.Kind.METADATA_UPDATE)
@@ -101,10 +101,11 @@ def test_bulk_form_validation(marketer_client, sandbox_server):
     response = marketer_client.get("/customers/bulk/", {"id": people[0]["id"], "preview": "1"})
     assert response.status_code == 400 and "Choose at least one field" in response.content.decode()
     response = marketer_client.get(
-        "/customers/bulk/", {"id": people[0]["id"], "preview": "1", "meta_key_0": "bad key", "meta_value_0": "x"}
+        "/customers/bulk/",
+        {"id": people[0]["id"], "preview": "1", "set-meta_key_0": "bad key", "set-meta_value_0": "x"},
     )
     assert response.status_code == 400 and "no spaces" in response.content.decode()
-    response = marketer_client.get("/customers/bulk/", {"id": people[0]["id"], "preview": "1", "email": "nope"})
+    response = marketer_client.get("/customers/bulk/", {"id": people[0]["id"], "preview": "1", "set-email": "nope"})
     assert response.status_code == 400
     assert Job.objects.count() == 0
 
@@ -128,4 +129,4 @@ def test_list_has_no_bulk_controls_for_support(support_client):
 def test_support_cannot_bulk_update(support_client, sandbox_server):
     people = make_customers(sandbox_server, 1, city=unique("city"))
     assert support_client.get("/customers/bulk/", {"id": people[0]["id"]}).status_code == 403
-    assert support_client.post("/customers/bulk/", {"id": people[0]["id"], "name": "X"}).status_code == 403
+    assert support_client.post("/customers/bulk/", {"id": people[0]["id"], "set-name": "X"}).status_code == 403
