@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 
 
@@ -175,9 +176,6 @@ class Customer:
     metadata: dict[str, Any]
     created_at: datetime | None
     updated_at: datetime | None
-    summary: CustomerSummary | None
-    loyalty: CustomerLoyalty | None
-    referrals: CustomerReferrals | None
     # The JSON as received, for the "show both versions" view and fields not modelled here.
     raw: dict[str, Any] = field(compare=False, repr=False)
 
@@ -196,11 +194,21 @@ class Customer:
             metadata=_dict(data.get("metadata")),
             created_at=parse_datetime(data.get("created_at")),
             updated_at=parse_datetime(data.get("updated_at")),
-            summary=CustomerSummary.from_api(data.get("summary")),
-            loyalty=CustomerLoyalty.from_api(data.get("loyalty")),
-            referrals=CustomerReferrals.from_api(data.get("referrals")),
             raw=data,
         )
+
+    # The figures are read only on a customer's own page, so a list of 100 does not build them.
+    @cached_property
+    def summary(self) -> CustomerSummary | None:
+        return CustomerSummary.from_api(self.raw.get("summary"))
+
+    @cached_property
+    def loyalty(self) -> CustomerLoyalty | None:
+        return CustomerLoyalty.from_api(self.raw.get("loyalty"))
+
+    @cached_property
+    def referrals(self) -> CustomerReferrals | None:
+        return CustomerReferrals.from_api(self.raw.get("referrals"))
 
     @property
     def display_name(self) -> str:
