@@ -166,19 +166,8 @@ class BulkUpdateForm(forms.Form):
 
 
 EXPORT_COLUMNS = {
-    "Id": "Voucherify id",
-    "Source_id": "Source id",
-    "Name": "Name",
-    "Email": "Email",
-    "Phone": "Phone",
-    "Birthdate": "Birthdate",
-    "Description": "Description",
-    "Address_line_1": "Address line 1",
-    "Address_line_2": "Address line 2",
-    "Address_Postal_Code": "Postal code",
-    "Address_City": "City",
-    "Address_State": "State",
-    "Address_Country": "Country",
+    "Id": STANDARD_FIELDS["Id"],
+    **{header: label for header, label in STANDARD_FIELDS.items() if header != "Id"},
     "Metadata": "Metadata (JSON)",
     "Created_at": "Created",
     "Updated_at": "Updated",

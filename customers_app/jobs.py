@@ -18,7 +18,7 @@ from .csv_import import sent_files_live, sent_store
 from .models import ImportFile, Job
 from .services.async_actions import async_action_get
 from .services.customers import customers_bulk_update, customers_import_csv, customers_metadata_update
-from .spreadsheet import neutralise
+from .spreadsheet import CsvChunks, neutralise
 from .types import AsyncAction
 
 
@@ -137,28 +137,21 @@ def rejected_rows_csv(*, job: Job, failures: list[dict[str, Any]]) -> Iterator[s
         if isinstance(failure.get("row"), int):
             reasons[failure["row"]] = failure["reason"]
     content = sent_file_content(job)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-
-    def flush() -> str:
-        value = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return value
+    writer = CsvChunks()
 
     yield "\ufeff"
     if content is None:
         writer.writerow(["row", "source_id", "reason"])
         for failure in failures:
             writer.writerow([failure.get("row") or "", neutralise(failure["source_id"]), neutralise(failure["reason"])])
-        yield flush()
+        yield writer.take()
         return
     with io.TextIOWrapper(io.BytesIO(content), encoding="utf-8", errors="replace", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
         writer.writerow([*header, "reason"])
-        yield flush()
+        yield writer.take()
         for number, cells in enumerate(reader, start=1):
             if number in reasons:
                 writer.writerow([neutralise(cell) for cell in (*cells, reasons[number])])
-                yield flush()
+                yield writer.take()

@@ -25,6 +25,7 @@ LATENCY_MS = 100
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "15"))
 APP_ID, APP_TOKEN = "sandbox-app-id", "sandbox-app-token"
 PASSWORD = "bench-demo-password"
+API_HEADERS = {"X-App-Id": APP_ID, "X-App-Token": APP_TOKEN}
 
 
 @dataclass
@@ -35,7 +36,8 @@ class Row:
     ok: bool | None
 
 
-def start_server(workdir: Path, *, customers: int, latency_ms: int) -> tuple[subprocess.Popen, str]:
+def start_server(workdir: Path, *, customers: int, latency_ms: int = 0) -> tuple[subprocess.Popen, str]:
+    """The product in sandbox mode under gunicorn, as `make run` serves it, seeded with ``customers``."""
     from tests.conftest import free_port
 
     port = free_port()
@@ -47,6 +49,7 @@ def start_server(workdir: Path, *, customers: int, latency_ms: int) -> tuple[sub
         DJANGO_STATIC_ROOT=str(workdir / "static"),
         DEMO_PASSWORD=PASSWORD,
         SANDBOX_LATENCY_MS=str(latency_ms),
+        LOG_LEVEL="WARNING",  # a log line per API call would dominate the timings
     )
     subprocess.run(
         [sys.executable, "manage.py", "prepare_dashboard", "--customers", str(customers)],
@@ -55,16 +58,18 @@ def start_server(workdir: Path, *, customers: int, latency_ms: int) -> tuple[sub
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     process = subprocess.Popen(
         [gunicorn, "dashboard.wsgi", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
-         "--workers", "2", "--threads", "8"],
+         "--workers", "2", "--threads", "8", "--timeout", "120"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         try:
-            requests.get(url + "/accounts/login/", timeout=10)
-            return process, url
+            if requests.get(url + "/sandbox/v1/customers", params={"limit": 1}, headers=API_HEADERS, timeout=30).ok:
+                return process, url
         except requests.RequestException:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.2)
     process.kill()
     raise RuntimeError("the benchmark server did not start")
 
@@ -103,7 +108,7 @@ def interleaved_ratio(page: Callable, api: Callable, rounds: int = ROUNDS) -> tu
 def page_benchmarks(url: str) -> list[Row]:
     session = logged_in(url)
     api = requests.Session()
-    api.headers.update({"X-App-Id": APP_ID, "X-App-Token": APP_TOKEN})
+    api.headers.update(API_HEADERS)
     rows = []
 
     page_s, api_s = interleaved_ratio(
@@ -133,7 +138,7 @@ def load_test(url: str, *, agents: int = 20, seconds: float = 60) -> list[Row]:
     import threading
 
     api = requests.Session()
-    api.headers.update({"X-App-Id": APP_ID, "X-App-Token": APP_TOKEN})
+    api.headers.update(API_HEADERS)
     sample = api.get(url + "/sandbox/v1/customers", params={"limit": 100}).json()["customers"]
     ids = [c["id"] for c in sample]
     cities = sorted({c["address"]["city"] for c in sample if c.get("address") and c["address"].get("city")})

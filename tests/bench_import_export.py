@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+
+from tests.bench import start_server
 
 MIB = 1024 * 1024
 
@@ -46,45 +47,6 @@ def _write_sample(path: Path, rows: int) -> None:
                 f"crm-{index:07d};{name};{email};+420 6{index:08d};{birthdate};{rng.choice(cities)};"
                 f"{rng.choice(['gold', 'silver', 'bronze'])};Zákazník od roku {2000 + index % 25}\r\n"
             )
-
-
-def _start_server(workdir: Path, *, customers: int) -> tuple[subprocess.Popen, str]:
-    """The product in sandbox mode under gunicorn, seeded with ``customers`` customers."""
-    import requests
-
-    from tests.conftest import ROOT, free_port
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VOUCHERIFY_", "DJANGO_", "DATABASE_URL"))}
-    env.update(
-        PORT=str(port),
-        DATABASE_URL=f"sqlite:///{workdir / 'dashboard.sqlite3'}",
-        SANDBOX_DATABASE_URL=f"sqlite:///{workdir / 'sandbox.sqlite3'}",
-        DJANGO_STATIC_ROOT=str(workdir / "static"),
-        DEMO_PASSWORD="bench-demo-password",
-        LOG_LEVEL="WARNING",
-    )
-    subprocess.run(
-        [sys.executable, "manage.py", "prepare_dashboard", "--customers", str(customers)],
-        cwd=ROOT, env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "dashboard.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--timeout", "120"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            headers = {"X-App-Id": "sandbox-app-id", "X-App-Token": "sandbox-app-token"}
-            if requests.get(url + "/sandbox/v1/customers", params={"limit": 1}, headers=headers, timeout=30).ok:
-                return process, url
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the benchmark server did not start")
 
 
 def bench_import_preview(rows: int = 50000) -> dict:
@@ -129,7 +91,7 @@ def bench_export(customers: int = 20000) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         seed_started = time.perf_counter()
-        process, url = _start_server(Path(tmp), customers=customers)
+        process, url = start_server(Path(tmp), customers=customers)
         seed_seconds = time.perf_counter() - seed_started
         try:
             settings.VOUCHERIFY_API_URL = url + "/sandbox"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ from ..import_forms import EXPORT_COLUMNS, ExportColumnsForm
 from ..roles import EXPORT, perm
 from ..services.customers import customer_list
 from ..services.voucherify import VoucherifyError
-from ..spreadsheet import neutralise
+from ..spreadsheet import CsvChunks, neutralise
 from ..types import Customer, CustomerPage, format_api_datetime
 
 logger = logging.getLogger("customers_app.export")
@@ -98,27 +96,20 @@ def _cell(customer: Customer, column: str) -> str:
 
 def export_rows(*, filters: dict, columns: list[str], first: CustomerPage | None = None) -> Iterator[str]:
     """The CSV as chunks of text: a byte-order mark, the header, then one chunk per page."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-
-    def flush() -> str:
-        value = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return value
+    writer = CsvChunks()
 
     writer.writerow(columns)
-    yield "\ufeff" + flush()
+    yield "\ufeff" + writer.take()
     try:
         for page in customer_pages(filters=filters, first=first):
             for customer in page.customers:
                 writer.writerow([_cell(customer, column) for column in columns])
-            yield flush()
+            yield writer.take()
     except VoucherifyError as error:
         # Headers are long gone; say so in the file rather than end it silently short.
         logger.warning("export stopped early: %s request_id=%s", error, error.request_id)
         writer.writerow([f"# Export incomplete: Voucherify failed ({error.message}). Export again."])
-        yield flush()
+        yield writer.take()
 
 
 @permission_required(perm(EXPORT), raise_exception=True)
