@@ -107,3 +107,16 @@ def test_the_list_still_works_when_segments_cannot_be_listed(settings, httpserve
     response = support_client.get("/customers/")
     assert response.status_code == 200
     assert "No customers match these filters." in response.content.decode()
+
+
+def test_pages_show_the_latest_rate_limit_headers(settings, httpserver, support_client):
+    settings.VOUCHERIFY_API_URL = httpserver.url_for("").rstrip("/")
+    settings.VOUCHERIFY_IN_PROCESS = False
+    httpserver.expect_request("/v1/segments").respond_with_json(SEGMENTS)
+    httpserver.expect_request("/v1/customers").respond_with_json(
+        {"object": "list", "data_ref": "customers", "customers": [], "total": 0, "has_more": False},
+        headers={"X-Rate-Limit-Limit": "100", "X-Rate-Limit-Remaining": "42"},
+    )
+    support_client.get("/customers/")
+    html = support_client.get("/customers/").content.decode()
+    assert "Voucherify API: 42 of 100 calls left in this window" in html
