@@ -42,6 +42,14 @@
     });
   });
 
+  // On a phone the filter panel starts folded (unless filters are in use), so results come first.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.matchMedia("(max-width: 640px)").matches) return;
+    document.querySelectorAll('details[data-collapse-on-phone="yes"]').forEach(function (panel) {
+      panel.open = false;
+    });
+  });
+
   // Keep aria-busy in step with htmx requests so screen readers know results are loading.
   document.addEventListener("htmx:beforeRequest", function (event) {
     var target = event.detail.target;

@@ -18,3 +18,15 @@ def test_pages_fit_a_phone_screen(login_page, sandbox_server, path):
     assert overflow <= 1, f"{path} is {overflow}px wider than the screen"
     # The jump box is still there and usable.
     page.locator("#jump-q").fill("x")
+
+
+def test_on_a_phone_the_filters_start_folded_unless_in_use(login_page):
+    page = login_page("support")
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto("/customers/")
+    assert page.locator("details.filter-panel").evaluate("panel => panel.open") is False
+    assert page.locator("tr[data-customer-id]").first.is_visible()
+    page.locator("details.filter-panel summary").click()
+    assert page.get_by_label("City", exact=True).is_visible()
+    page.goto("/customers/?city=Brno")
+    assert page.locator("details.filter-panel").evaluate("panel => panel.open") is True
