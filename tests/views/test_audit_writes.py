@@ -143,12 +143,7 @@ def test_an_admin_may_bring_an_erased_person_back_with_a_reason(admin_role_clien
 # Import and bulk update: audited, and guarded against erased people --------------------------------------
 
 
-@pytest.fixture
-def uploads(settings, tmp_path):
-    settings.CUSTOMER_UPLOAD_DIR = tmp_path / "uploads"
-
-
-@pytest.mark.usefixtures("uploads", "remove_created_customers")
+@pytest.mark.usefixtures("remove_created_customers")
 def test_import_is_audited_with_its_job(login_as, use_sandbox_server):
     from tests.csv_samples import confirm, csv_bytes, unique, upload
 
@@ -161,7 +156,7 @@ def test_import_is_audited_with_its_job(login_as, use_sandbox_server):
     assert entry.changes == {"rows": 1} and entry.request_id.startswith("v-")
 
 
-@pytest.mark.usefixtures("uploads", "remove_created_customers")
+@pytest.mark.usefixtures("remove_created_customers")
 def test_import_with_an_erased_person_is_stopped_naming_the_lines(login_as, use_sandbox_server, erased_person):
     from tests.csv_samples import csv_bytes, unique, upload
 
@@ -185,7 +180,7 @@ def test_import_with_an_erased_person_is_stopped_naming_the_lines(login_as, use_
     assert use_sandbox_server.api("GET", f"/v1/customers/{erased_person['source_id']}").status_code == 404
 
 
-@pytest.mark.usefixtures("uploads", "remove_created_customers")
+@pytest.mark.usefixtures("remove_created_customers")
 def test_admin_may_override_the_import_guard_with_a_reason(admin_role_client, use_sandbox_server, erased_person):
     from tests.csv_samples import csv_bytes, upload, wait_for_action
 

@@ -529,11 +529,6 @@ def test_export_csv_defuses_formulas_and_keeps_the_text(admin_role_client, evil)
 # Imported customers and their job --------------------------------------------------------------
 
 
-@pytest.fixture
-def upload_dir(settings, tmp_path):
-    settings.CUSTOMER_UPLOAD_DIR = tmp_path / "uploads"
-
-
 def import_hostile_file(client, sandbox_server) -> tuple[str, str, str]:
     """Imports one hostile row and one rejected (unknown id) row; returns the job id and both source ids."""
     tag = uuid.uuid4().hex[:10]
@@ -561,7 +556,6 @@ def import_hostile_file(client, sandbox_server) -> tuple[str, str, str]:
     return action_id, good, bad
 
 
-@pytest.mark.usefixtures("upload_dir")
 def test_import_preview_job_pages_and_imported_customer(admin_role_client, sandbox_server):
     action_id, good, bad = import_hostile_file(admin_role_client, sandbox_server)
     parsed = assert_inert(get(admin_role_client, "/jobs/"), "jobs")
@@ -575,7 +569,6 @@ def test_import_preview_job_pages_and_imported_customer(admin_role_client, sandb
     assert_shown(parsed, "imported", good, f"{SCRIPT} Imported {IMG}", f"{JS_URL} {ATTR}")
 
 
-@pytest.mark.usefixtures("upload_dir")
 def test_rejected_rows_download_defuses_formulas(admin_role_client, sandbox_server):
     action_id, _, bad = import_hostile_file(admin_role_client, sandbox_server)
     rows = csv_rows(get(admin_role_client, f"/jobs/{action_id}/rejected.csv"))
