@@ -16,14 +16,11 @@ from ..roles import DELETE, perm
 from ..services.customers import customer_delete, customer_get, customer_redeemables_list, customer_segments_list
 from ..services.voucherify import NotFound, VoucherifyError
 from ..types import Customer
+from .common import customer_not_found
 
 TEMPLATE = "customers/delete.html"
 # The confirmation page shows this many redeemables, and the total.
 REDEEMABLES_SHOWN = 100
-
-
-def _not_found(request: HttpRequest, customer_id: str, exc: NotFound) -> HttpResponse:
-    return render(request, "customers/not_found.html", {"customer_id": customer_id, "error": exc}, status=404)
 
 
 def _page(request: HttpRequest, *, customer: Customer, form: TypedConfirmationForm, status: int = 200) -> HttpResponse:
@@ -45,7 +42,7 @@ def customer_delete_view(request: HttpRequest, customer_id: str) -> HttpResponse
     try:
         customer = customer_get(customer_id=customer_id)
     except NotFound as exc:
-        return _not_found(request, customer_id, exc)
+        return customer_not_found(request, customer_id, exc)
 
     if request.method == "GET":
         return _page(request, customer=customer, form=TypedConfirmationForm(customer=customer))

@@ -29,6 +29,7 @@ from ..services.customers import (
 )
 from ..services.voucherify import NotFound, RequestError
 from ..types import Activity, Customer, Redeemable
+from .common import customer_not_found
 from .customers import LIST_QUERY_SESSION_KEY
 
 TAB_PAGE_SIZE = 25
@@ -269,10 +270,6 @@ def customer_profile(customer: Customer) -> dict[str, Any]:
 # Views -----------------------------------------------------------------------------------------
 
 
-def _not_found(request: HttpRequest, customer_id: str, exc: NotFound) -> HttpResponse:
-    return render(request, "customers/not_found.html", {"customer_id": customer_id, "error": exc}, status=404)
-
-
 # Long-lived threads keep their HTTP sessions (the client's sessions are per thread), so the
 # tab's call reuses a warm connection instead of opening a new one for every page.
 _tab_loader = ThreadPoolExecutor(max_workers=8, thread_name_prefix="customer-tab")
@@ -335,7 +332,7 @@ def render_tab(request: HttpRequest, customer_id: str, tab: Tab) -> HttpResponse
         customer = customer_get(customer_id=customer_id)
     except NotFound as exc:
         future.cancel()
-        return _not_found(request, customer_id, exc)
+        return customer_not_found(request, customer_id, exc)
     panel = future.result()
     context = _page_context(request, customer, tab) | {"panel": panel, "panel_loaded": True}
     return render(request, DETAIL_TEMPLATE, context)
@@ -349,7 +346,7 @@ def customer_detail_view(request: HttpRequest, customer_id: str) -> HttpResponse
     try:
         customer = customer_get(customer_id=customer_id)
     except NotFound as exc:
-        return _not_found(request, customer_id, exc)
+        return customer_not_found(request, customer_id, exc)
     # One upstream call: the selected tab's panel fills in by itself (hx-trigger="load").
     context = _page_context(request, customer, TABS_BY_SLUG[DEFAULT_TAB]) | {"panel_loaded": False}
     return render(request, DETAIL_TEMPLATE, context)

@@ -37,6 +37,7 @@ from ..roles import ADD, CHANGE, perm
 from ..services.customers import customer_create, customer_get, customer_list, customer_update
 from ..services.voucherify import NotFound, RequestError
 from ..types import Customer
+from .common import customer_not_found
 from .erasure import guard_response
 
 FORM_TEMPLATE = "customers/form.html"
@@ -56,10 +57,6 @@ def _version_of(customer: Customer) -> str:
 def _form_page(request: HttpRequest, *, form, formset, customer: Customer | None, status: int = 200, **extra):
     context = {"form": form, "formset": formset, "customer": customer, "nav": "customers", **extra}
     return render(request, FORM_TEMPLATE, context, status=status)
-
-
-def _not_found(request: HttpRequest, customer_id: str, exc: NotFound) -> HttpResponse:
-    return render(request, "customers/not_found.html", {"customer_id": customer_id, "error": exc}, status=404)
 
 
 # Create ------------------------------------------------------------------------------------------
@@ -145,7 +142,7 @@ def customer_edit_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     try:
         customer = customer_get(customer_id=customer_id)
     except NotFound as exc:
-        return _not_found(request, customer_id, exc)
+        return customer_not_found(request, customer_id, exc)
 
     if request.method == "GET":
         values = customer_values(customer)
@@ -288,7 +285,7 @@ def _resolve_conflict(request: HttpRequest, customer_id: str) -> HttpResponse:
     try:
         customer = customer_get(customer_id=customer_id)
     except NotFound as exc:
-        return _not_found(request, customer_id, exc)
+        return customer_not_found(request, customer_id, exc)
     try:
         return _save(request, customer=customer, base=base, fingerprint=values_hash(base), mine=mine)
     except RequestError as exc:

@@ -28,6 +28,7 @@ from ..roles import ERASE, perm
 from ..services.customers import customer_get
 from ..services.voucherify import NotFound
 from ..types import Customer
+from .common import customer_not_found
 
 ERASE_TEMPLATE = "customers/erase.html"
 PAGE_SIZE = 50
@@ -52,7 +53,7 @@ def customer_erase_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     try:
         customer = customer_get(customer_id=customer_id)
     except NotFound as exc:
-        return render(request, "customers/not_found.html", {"customer_id": customer_id, "error": exc}, status=404)
+        return customer_not_found(request, customer_id, exc)
     # Looked up again on POST: whoever shares the email now is who gets erased.
     people = erasure_candidates(customer=customer)
     if request.method == "GET":
