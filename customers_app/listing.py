@@ -9,14 +9,9 @@ from django.http import QueryDict
 
 from .forms import CURSOR_ORDERS, MAX_PAGE, CustomerFilterForm, list_url
 from .services.customers import customer_list
-from .types import Customer, CustomerPage, format_api_datetime
+from .types import CustomerPage
 
 REVERSED_ORDER = {"": "created_at", "-created_at": "created_at", "created_at": "-created_at"}
-
-
-def created_cursor(customer: Customer) -> str:
-    """A ``starting_after`` cursor at this customer: its ``created_at`` exactly as the API wrote it."""
-    return customer.raw.get("created_at") or format_api_datetime(customer.created_at)
 
 
 @dataclass
@@ -72,17 +67,17 @@ def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> CustomerL
         listing = CustomerListing(result=result, page=None, limit=limit)
         if result.customers:
             if result.has_more:
-                listing.previous_url = list_url(base, ending_before=created_cursor(result.customers[0]))
-            listing.next_url = list_url(base, starting_after=created_cursor(result.customers[-1]))
+                listing.previous_url = list_url(base, ending_before=result.customers[0].created_cursor)
+            listing.next_url = list_url(base, starting_after=result.customers[-1].created_cursor)
         return listing
 
     if data["starting_after"]:
         result = customer_list(**filters, order=order or None, limit=limit, starting_after=data["starting_after"])
         listing = CustomerListing(result=result, page=None, limit=limit)
         if result.customers:
-            listing.previous_url = list_url(base, ending_before=created_cursor(result.customers[0]))
+            listing.previous_url = list_url(base, ending_before=result.customers[0].created_cursor)
             if result.has_more:
-                listing.next_url = list_url(base, starting_after=created_cursor(result.customers[-1]))
+                listing.next_url = list_url(base, starting_after=result.customers[-1].created_cursor)
         return listing
 
     result = customer_list(**filters, order=order or None, limit=limit, page=page_number)
@@ -93,7 +88,7 @@ def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> CustomerL
     if page_number < last_page:
         listing.next_url = list_url(base, page=page_number + 1)
     elif page_number == MAX_PAGE and result.total > MAX_PAGE * limit and order in CURSOR_ORDERS and result.customers:
-        listing.next_url = list_url(base, starting_after=created_cursor(result.customers[-1]))
+        listing.next_url = list_url(base, starting_after=result.customers[-1].created_cursor)
     shown = sorted({1, last_page, *range(max(1, page_number - 2), min(last_page, page_number + 2) + 1)})
     previous = 0
     for number in shown:

@@ -211,6 +211,15 @@ class Customer:
         return CustomerReferrals.from_api(self.raw.get("referrals"))
 
     @property
+    def created_cursor(self) -> str | None:
+        """A ``starting_after`` cursor at this customer: ``created_at`` as the API wrote it, so no
+        precision is lost in the round trip."""
+        raw = self.raw.get("created_at")
+        if isinstance(raw, str) and raw:
+            return raw
+        return format_api_datetime(self.created_at) if self.created_at else None
+
+    @property
     def display_name(self) -> str:
         return self.name or self.email or self.source_id or self.id
 
@@ -236,17 +245,8 @@ class CustomerPage:
 
     @property
     def next_starting_after(self) -> str | None:
-        """The ``starting_after`` cursor for the next page: the last customer's ``created_at``.
-
-        The API's own string is reused when present so no precision is lost in a round trip.
-        """
-        if not self.customers:
-            return None
-        last = self.customers[-1]
-        raw = last.raw.get("created_at")
-        if isinstance(raw, str) and raw:
-            return raw
-        return format_api_datetime(last.created_at) if last.created_at else None
+        """The ``starting_after`` cursor for the next page: the last customer's ``created_cursor``."""
+        return self.customers[-1].created_cursor if self.customers else None
 
 
 @dataclass(frozen=True)
