@@ -64,6 +64,13 @@ VOUCHERIFY_MAX_RETRIES = env.int("VOUCHERIFY_MAX_RETRIES", default=2)
 
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="demo-password") if SANDBOX_MODE else ""
 SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
+# Voucherify's rate limit as the sandbox enforces it: calls per application id over a rolling window
+# (default the Organization plan's 2,000 a minute; 0 turns it off). The window is 60 s as in
+# Voucherify; tests shorten it so they need not wait a minute for calls to be accepted again.
+SANDBOX_RATE_LIMIT_PER_MINUTE = env.int("SANDBOX_RATE_LIMIT_PER_MINUTE", default=2000)
+SANDBOX_RATE_LIMIT_WINDOW_SECONDS = env.float("SANDBOX_RATE_LIMIT_WINDOW_SECONDS", default=60.0)
+# Where the sandbox keeps the CSV files of its exports (GET /v1/exports/{id}?token=...).
+SANDBOX_EXPORTS_DIR = env.path("SANDBOX_EXPORTS_DIR", default=VAR_DIR / "sandbox-exports")
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])

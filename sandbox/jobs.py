@@ -1,4 +1,9 @@
-"""Async actions: CSV import, bulk update and metadata update of customers, run on a background thread."""
+"""Async actions: CSV import, bulk update and metadata update of customers, run on a background thread.
+
+An action whose process died is recovered (``recover``): one that never started runs here, one that
+was part-way is marked FAILED with the reason (its items were applied one by one, so which of them
+landed is unknown; running them again would record every change twice).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ import threading
 import time
 from datetime import timedelta
 
-from django.db import connections, transaction
+from django.db import transaction
 
+from sandbox import background
 from sandbox.api import ApiError, iso, new_id, now
 from sandbox.models import AsyncAction
 from sandbox.routers import SANDBOX_DB
@@ -48,32 +54,55 @@ def enqueue(action_type: str, payload: dict, request_id: str) -> AsyncAction:
         type=action_type,
         payload=payload,
         request_id=request_id,
+        runner=background.runner_id(),
+        heartbeat_at=moment,
         created_at=moment,
         updated_at=moment,
     )
-    transaction.on_commit(lambda: _start(action.id), using=SANDBOX_DB)
+    transaction.on_commit(lambda: background.start_thread(_run, action.id), using=SANDBOX_DB)
     return action
 
 
-def _start(action_id: str) -> None:
-    threading.Thread(target=_run, args=(action_id,), name=f"sandbox-{action_id}", daemon=True).start()
-
-
 def _run(action_id: str) -> None:
-    try:
-        with _queue:
-            _process(AsyncAction.objects.get(id=action_id))
-    except Exception:
-        logger.exception("async action %s crashed", action_id)
-    finally:
-        connections.close_all()
+    with _queue:
+        _process(AsyncAction.objects.get(id=action_id))
+
+
+def recover(action: AsyncAction) -> AsyncAction:
+    """Finishes what a dead process left: ENQUEUED runs here, IN_PROGRESS becomes FAILED with a reason."""
+    if action.status not in (AsyncAction.ENQUEUED, AsyncAction.IN_PROGRESS):
+        return action
+    if not background.is_orphan(action, now()) or not background.claim(AsyncAction, action.id, action.runner):
+        return action
+    if action.status == AsyncAction.ENQUEUED:
+        logger.info("async action %s was queued in a stopped process; running it here", action.id)
+        background.start_thread(_run, action.id)
+    else:
+        logger.warning("async action %s was interrupted by a restart; marking it failed", action.id)
+        details = (
+            f"The sandbox stopped while this action was running ({action.progress}% done). Items before "
+            "that point were applied; send the action again to finish (updates by source_id are safe to repeat)."
+        )
+        AsyncAction.objects.filter(id=action.id).update(
+            status=AsyncAction.FAILED,
+            operation_status="FAILED",
+            result={"errors": [{"message": "Interrupted by a restart", "details": details, "key": "interrupted"}]},
+            updated_at=now(),
+        )
+    return AsyncAction.objects.get(id=action.id)
+
+
+def recover_orphans() -> None:
+    for action in AsyncAction.objects.filter(status__in=(AsyncAction.ENQUEUED, AsyncAction.IN_PROGRESS)):
+        recover(action)
 
 
 def _process(action: AsyncAction) -> None:
     started = time.monotonic()
-    AsyncAction.objects.filter(id=action.id).update(status=AsyncAction.IN_PROGRESS, updated_at=now())
+    heartbeat = background.Heartbeat(AsyncAction, action.id)
+    heartbeat.beat(status=AsyncAction.IN_PROGRESS)
     try:
-        result = HANDLERS[action.type](action)
+        result = HANDLERS[action.type](action, heartbeat)
         status, operation_status = AsyncAction.DONE, "SUCCESS"
     except Exception as error:
         logger.exception("async action %s failed", action.id)
@@ -91,15 +120,15 @@ def _process(action: AsyncAction) -> None:
     )
 
 
-def _each(action: AsyncAction, items: list, handle) -> None:
+def _each(heartbeat: background.Heartbeat, items: list, handle) -> None:
     """Calls ``handle(item)`` per item in its own transaction, updating ``progress`` as it goes."""
     step = max(1, len(items) // 20)
     for index, item in enumerate(items, start=1):
         handle(item)
         if index % step == 0 or index == len(items):
-            AsyncAction.objects.filter(id=action.id).update(
-                progress=min(99, index * 100 // len(items)), updated_at=now()
-            )
+            heartbeat.beat(progress=min(99, index * 100 // len(items)))
+        else:
+            heartbeat.beat()
 
 
 def _upsert(fields: dict, group_id: str, *, merge_metadata: bool) -> None:
@@ -123,7 +152,7 @@ def csv_row_to_customer(values: dict[str, str]) -> dict:
     return body
 
 
-def import_csv(action: AsyncAction) -> dict:
+def import_csv(action: AsyncAction, heartbeat: background.Heartbeat) -> dict:
     failed = []
 
     def handle(row: dict) -> None:
@@ -138,7 +167,7 @@ def import_csv(action: AsyncAction) -> dict:
             failed.append({"source_id": source_id, "row": row["row"], "reason": error.body["details"]})
 
     rows = action.payload["rows"]
-    _each(action, rows, handle)
+    _each(heartbeat, rows, handle)
     done = len(rows) - len(failed)
     return {
         "message": f"{done} customer(s) imported successfully, {len(failed)} failed.",
@@ -148,7 +177,7 @@ def import_csv(action: AsyncAction) -> dict:
     }
 
 
-def bulk_update(action: AsyncAction) -> dict:
+def bulk_update(action: AsyncAction, heartbeat: background.Heartbeat) -> dict:
     errors = []
 
     def handle(item) -> None:
@@ -169,7 +198,7 @@ def bulk_update(action: AsyncAction) -> dict:
             )
 
     items = action.payload["customers"]
-    _each(action, items, handle)
+    _each(heartbeat, items, handle)
     return {
         "done_count": len(items) - len(errors),
         "failed_count": len(errors),
@@ -179,7 +208,7 @@ def bulk_update(action: AsyncAction) -> dict:
     }
 
 
-def metadata_update(action: AsyncAction) -> dict:
+def metadata_update(action: AsyncAction, heartbeat: background.Heartbeat) -> dict:
     errors = []
     metadata = action.payload["metadata"]
 
@@ -196,7 +225,7 @@ def metadata_update(action: AsyncAction) -> dict:
         _upsert({"source_id": source_id, "metadata": metadata}, action.request_id, merge_metadata=True)
 
     source_ids = action.payload["source_ids"]
-    _each(action, source_ids, handle)
+    _each(heartbeat, source_ids, handle)
     return {"done_count": len(source_ids) - len(errors), "failed_count": len(errors), "errors": errors}
 
 

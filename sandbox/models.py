@@ -1,4 +1,5 @@
-"""Tables of the Voucherify sandbox: customers, segments, activity, redeemables and async actions."""
+"""Tables of the Voucherify sandbox: customers, segments, activity, redeemables, async actions, exports and
+the rate-limit window."""
 
 from __future__ import annotations
 
@@ -127,11 +128,63 @@ class AsyncAction(models.Model):
     request_id = models.CharField(max_length=40)
     payload = models.JSONField(default=dict)
     result = models.JSONField(null=True)
+    # Which process runs it (``sandbox.background.RUNNER``), so a restart can tell orphans from live work.
+    runner = models.CharField(max_length=200, default="")
+    heartbeat_at = models.DateTimeField(null=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["created_at", "id"], name="aa_created_idx")]
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="aa_created_idx"),
+            models.Index(fields=["status"], name="aa_status_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.id}"
+
+
+class Export(models.Model):
+    """An export (``POST /v1/exports``); the CSV itself is a file in the sandbox's export storage."""
+
+    SCHEDULED = "SCHEDULED"
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"
+    ERROR = "ERROR"
+
+    id = models.CharField(primary_key=True, max_length=40)
+    exported_object = models.CharField(max_length=40)
+    parameters = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, default=SCHEDULED)
+    channel = models.CharField(max_length=20, default="API")
+    # Secret of the download URL (``result.url``); compared in constant time.
+    token = models.CharField(max_length=100)
+    file_name = models.CharField(max_length=200, null=True)
+    rows = models.IntegerField(null=True)
+    error = models.TextField(null=True)
+    runner = models.CharField(max_length=200, default="")
+    heartbeat_at = models.DateTimeField(null=True)
+    request_id = models.CharField(max_length=40)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="exp_created_idx"),
+            models.Index(fields=["status"], name="exp_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.id}"
+
+
+class RateLimitSlot(models.Model):
+    """Calls of one application id in one slot (1/60 of the window) of the rolling rate-limit window."""
+
+    pk = models.CompositePrimaryKey("app_id", "slot")
+    app_id = models.CharField(max_length=200)
+    slot = models.BigIntegerField()
+    calls = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.app_id} slot {self.slot}: {self.calls}"

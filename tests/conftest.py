@@ -76,10 +76,8 @@ def _empty_cache():
     cache.clear()
 
 
-@pytest.fixture(scope="session")
-def sandbox_server(tmp_path_factory) -> SandboxServer:
-    workdir = tmp_path_factory.mktemp("sandbox-server")
-    port = free_port()
+def product_env(workdir: Path, port: int, **overrides: str) -> dict[str, str]:
+    """The environment of a served product in sandbox mode with its databases in ``workdir``."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -90,49 +88,103 @@ def sandbox_server(tmp_path_factory) -> SandboxServer:
         DJANGO_DEBUG="false",
         DATABASE_URL=f"sqlite:///{workdir / 'dashboard.sqlite3'}",
         SANDBOX_DATABASE_URL=f"sqlite:///{workdir / 'sandbox.sqlite3'}",
+        SANDBOX_EXPORTS_DIR=str(workdir / "exports"),
         DJANGO_STATIC_ROOT=str(workdir / "static"),
         DEMO_PASSWORD="demo-password-for-tests",
         PYTHONUNBUFFERED="1",
     )
-    python = sys.executable
+    env.update(overrides)
+    return env
+
+
+def prepare_product(env: dict[str, str], customers: int) -> None:
+    """Migrations, static files, demo users and (when the sandbox is empty) ``customers`` seeded."""
     subprocess.run(
-        [python, "manage.py", "prepare_dashboard", "--customers", str(SANDBOX_CUSTOMERS)],
+        [sys.executable, "manage.py", "prepare_dashboard", "--customers", str(customers)],
         cwd=ROOT, env=env, check=True, capture_output=True,
     )  # fmt: skip
-    log_path = workdir / "gunicorn.log"
-    log = log_path.open("wb")
-    gunicorn = Path(python).with_name("gunicorn")
-    process = subprocess.Popen(
-        [str(gunicorn), "dashboard.wsgi", "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
-         "--workers", "2", "--threads", "8", "--timeout", "60"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+
+
+class ServedProduct:
+    """A gunicorn serving the product with ``env``; ``start``/``stop``/``kill`` it like an operator would."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2, threads: int = 8):
+        self.env, self.log_path, self.workers, self.threads = env, log_path, workers, threads
+        self.port = int(env["PORT"])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> ServedProduct:
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [str(gunicorn), "dashboard.wsgi", "--bind", f"127.0.0.1:{self.port}", "--worker-class", "gthread",
+             "--workers", str(self.workers), "--threads", str(self.threads), "--timeout", "120"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                # A login page needs no API call, so waiting for the server spends none of the budget.
+                if requests.get(self.url + "/accounts/login/", timeout=5).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                raise RuntimeError("The product server did not start:\n" + self.log_path.read_text()[-4000:])
+            time.sleep(0.2)
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers' pids (children of the master)."""
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL to the master and its workers at once: a crash, no clean shutdown."""
+        if self.process is None:
+            return
+        pids = self.worker_pids()
+        self.process.kill()
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory) -> SandboxServer:
+    """The suite's shared served product, with the sandbox's rate limit at its default (2,000/min)."""
+    workdir = tmp_path_factory.mktemp("sandbox-server")
+    env = product_env(workdir, free_port())
+    prepare_product(env, SANDBOX_CUSTOMERS)
+    product = ServedProduct(env, workdir / "gunicorn.log").start()
     server = SandboxServer(
-        url=f"http://127.0.0.1:{port}",
-        base_url=f"http://127.0.0.1:{port}/sandbox",
+        url=product.url,
+        base_url=product.url + "/sandbox",
         app_id="sandbox-app-id",
         app_token="sandbox-app-token",
         demo_password=env["DEMO_PASSWORD"],
-        log_path=log_path,
+        log_path=product.log_path,
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if server.api("GET", "/v1/customers", params={"limit": 1}).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("The sandbox server did not start:\n" + log_path.read_text()[-4000:])
-        time.sleep(0.2)
     yield server
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    product.stop()
 
 
 @pytest.fixture
@@ -171,3 +223,17 @@ def marketer_client(login_as):
 @pytest.fixture
 def admin_role_client(login_as):
     return login_as("admin")
+
+
+BIG_SANDBOX_CUSTOMERS = 100_000
+
+
+@pytest.fixture(scope="session")
+def big_sandbox_dir(tmp_path_factory) -> Path:
+    """Databases of a product whose sandbox holds 100,000 customers (a real project's size), seeded once.
+
+    Start servers on it with ``ServedProduct(product_env(big_sandbox_dir, free_port(), ...), log)``.
+    """
+    workdir = tmp_path_factory.mktemp("big-sandbox")
+    prepare_product(product_env(workdir, free_port()), BIG_SANDBOX_CUSTOMERS)
+    return workdir
