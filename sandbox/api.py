@@ -21,10 +21,12 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox import background, ratelimit
+
 logger = logging.getLogger(__name__)
 
 MAX_BULK_BYTES = 10 * 1024 * 1024
-RATE_LIMIT = 2000
+RATE_LIMITED_BODY = {"code": 429, "message": "Too many requests hit the API too quickly."}
 
 _ALNUM = string.ascii_letters + string.digits
 _HEX = "0123456789abcdef"
@@ -114,8 +116,14 @@ def _authenticate(request) -> None:
         raise ApiError(401, "unauthorized", "Unauthorized", "Missing or invalid X-App-Id/X-App-Token headers")
 
 
-def api_view(*methods: str):
-    """Make a view a sandbox endpoint: latency, auth, allowed methods, errors, request id, headers."""
+def api_view(*methods: str, token_auth=None):
+    """Make a view a sandbox endpoint: latency, auth, rate limit, methods, errors, request id, headers.
+
+    ``HEAD`` is answered wherever ``GET`` is, like GET without a body. ``token_auth(request)`` marks
+    requests that carry their own authorisation (export downloads: Voucherify serves them from its
+    download host with a token), which then need no application keys and spend no API calls.
+    """
+    allowed = (*methods, "HEAD") if "GET" in methods and "HEAD" not in methods else methods
 
     def decorate(view):
         @functools.wraps(view)
@@ -123,17 +131,26 @@ def api_view(*methods: str):
             if settings.SANDBOX_LATENCY_MS > 0:
                 time.sleep(settings.SANDBOX_LATENCY_MS / 1000)
             request.voucherify_request_id = new_id("v-")
+            head = request.method == "HEAD" and "HEAD" not in methods
+            verdict = None
             try:
-                _authenticate(request)
-                if request.method not in methods:
+                if token_auth is None or not token_auth(request):
+                    _authenticate(request)
+                    verdict = ratelimit.take(request.headers["X-App-Id"])
+                    if verdict is not None and not verdict.allowed:
+                        raise RateLimited()
+                if request.method not in allowed:
                     raise ApiError(
                         405, "method_not_allowed", "Method not allowed", f"{request.method} is not supported"
                     )
+                background.sweep_once()
+                if head:
+                    request.method = "GET"
                 response = view(request, *args, **kwargs)
             except ApiError as error:
                 response = error.response(request.voucherify_request_id)
                 if error.status == 405:
-                    response["Allow"] = ", ".join(methods)
+                    response["Allow"] = ", ".join(allowed)
             except SuspiciousOperation as error:
                 response = bad_payload(str(error)).response(request.voucherify_request_id)
             except Exception:
@@ -142,13 +159,38 @@ def api_view(*methods: str):
                 error = ApiError(500, "internal_error", "Internal server error", "The sandbox failed")
                 response = error.response(request.voucherify_request_id)
             response["X-Request-Id"] = request.voucherify_request_id
-            response["X-Rate-Limit-Limit"] = str(RATE_LIMIT)
-            response["X-Rate-Limit-Remaining"] = str(RATE_LIMIT - 1)
-            return response
+            if verdict is not None:
+                for name, value in verdict.headers().items():
+                    response[name] = value
+            return _without_body(response) if head else response
 
         return login_not_required(csrf_exempt(wrapper))
 
     return decorate
+
+
+class RateLimited(ApiError):
+    """429 in the documented shape: only ``code`` and ``message``."""
+
+    def __init__(self):
+        super().__init__(429, "", "")
+
+    def response(self, request_id: str) -> HttpResponse:
+        return JsonResponse(RATE_LIMITED_BODY, status=429)
+
+
+def _without_body(response: HttpResponse) -> HttpResponse:
+    """The GET response's status and headers, its length included, with no body (RFC 9110 HEAD)."""
+    if response.streaming:
+        head = HttpResponse(status=response.status_code)
+        for name, value in response.items():
+            head[name] = value
+        response.close()
+        return head
+    length = len(response.content)
+    response.content = b""
+    response["Content-Length"] = str(length)
+    return response
 
 
 def json_body(request, *, limit: int | None = None, empty=None):
