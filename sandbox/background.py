@@ -31,13 +31,18 @@ _sweep_lock = threading.Lock()
 
 
 def _start_ticks(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22), or None."""
+    """The process's start time in clock ticks since boot (``/proc/PID/stat`` field 22), or None.
+
+    A zombie (killed, not yet reaped by its parent) counts as gone: "dead" is its only future.
+    """
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
             fields = stat.read().rsplit(b")", 1)[1].split()
-        return fields[19].decode()
-    except (OSError, IndexError):
+    except OSError:
         return None
+    if len(fields) < 20:
+        return None
+    return "gone" if fields[0] in (b"Z", b"X") else fields[19].decode()
 
 
 def runner_id() -> str:
@@ -55,6 +60,8 @@ def _runner_alive(runner: str) -> bool | None:
     if not pid_text.isdigit():
         return False
     current = _start_ticks(int(pid_text))
+    if current == "gone":
+        return False
     if current is None:
         try:
             os.kill(int(pid_text), 0)

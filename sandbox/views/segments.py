@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 
+from sandbox import jobs
 from sandbox.api import api_view, choice_param, datetime_param, filters_param, int_param, iso, not_found
 from sandbox.models import AsyncAction, Segment
 from sandbox.services import segment_json
@@ -75,4 +76,4 @@ def async_action_detail(request, action_id: str):
     action = AsyncAction.objects.filter(id=action_id).first()
     if action is None:
         raise not_found("async_action", action_id)
-    return JsonResponse(async_action_json(action, with_result=True))
+    return JsonResponse(async_action_json(jobs.recover(action), with_result=True))
