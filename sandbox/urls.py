@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 
 from sandbox.api import api_view, not_found
-from sandbox.views import bulk, customer_related, customers, segments
+from sandbox.views import bulk, customer_related, customers, exports, segments
 
 
 def _post_else_customer(post_view, name: str):
@@ -54,5 +54,7 @@ urlpatterns = [
     path("v1/segments/<path:segment_id>", segments.segment_detail, name="segment"),
     path("v1/async-actions", segments.async_actions, name="async-actions"),
     path("v1/async-actions/<path:action_id>", segments.async_action_detail, name="async-action"),
+    path("v1/exports", exports.exports, name="exports"),
+    path("v1/exports/<path:export_id>", exports.export_detail, name="export"),
     re_path(r"^(?P<rest>.*)$", unknown),
 ]

@@ -13,7 +13,11 @@ from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS30Validator
 
-CONTRACT = Path(__file__).resolve().parents[2] / "sandbox" / "contract" / "customers-openapi.json"
+CONTRACTS = Path(__file__).resolve().parents[2] / "sandbox" / "contract"
+CONTRACT = CONTRACTS / "customers-openapi.json"
+# Voucherify's per-tag Exports file as published: voucherifyio/voucherify-openapi@65c33a7ab438,
+# documentation/openapi/exports.json, unpatched (also in its info.x-extracted-from).
+EXPORTS_CONTRACT = CONTRACTS / "exports-openapi.json"
 HOST = "http://sandbox.test"
 
 AUTH = {"HTTP_X_APP_ID": "sandbox-app-id", "HTTP_X_APP_TOKEN": "sandbox-app-token"}
@@ -30,8 +34,10 @@ def _one_of_as_any_of(node):
 
 
 class Contract:
-    def __init__(self):
-        spec = _one_of_as_any_of(json.loads(CONTRACT.read_text()))
+    """One of the OpenAPI files in ``sandbox/contract/``, for checking in-process responses."""
+
+    def __init__(self, path: Path = CONTRACT):
+        spec = _one_of_as_any_of(json.loads(path.read_text()))
         spec["servers"] = [{"url": HOST}]
         self.spec = spec
         self.openapi = OpenAPI.from_dict(copy.deepcopy(spec))
@@ -51,14 +57,22 @@ class Contract:
             return
         request = MockRequest(HOST, method.lower(), pattern, path_pattern=pattern)
         content_type = response.get("Content-Type", "application/json")
-        self.openapi.validate_response(
-            request, MockResponse(response.content, response.status_code, content_type=content_type)
-        )
+        if response.streaming:
+            content = response.getvalue()
+            response.streaming_content = [content]  # still readable by the test
+        else:
+            content = response.content
+        self.openapi.validate_response(request, MockResponse(content, response.status_code, content_type=content_type))
 
 
 @pytest.fixture(scope="session")
 def contract() -> Contract:
     return Contract()
+
+
+@pytest.fixture(scope="session")
+def exports_contract() -> Contract:
+    return Contract(EXPORTS_CONTRACT)
 
 
 @pytest.fixture
