@@ -1,11 +1,12 @@
-"""Template context every dashboard page needs: sandbox badge, the user's role, the API rate limit."""
+"""Template context every dashboard page needs: sandbox badge, the user's role, the API budget."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.functional import SimpleLazyObject
 
 from .roles import role_of
-from .services.voucherify import rate_limit_status
+from .services import budget
 
 
 def dashboard(request) -> dict:
@@ -13,6 +14,6 @@ def dashboard(request) -> dict:
     return {
         "sandbox_mode": settings.SANDBOX_MODE,
         "user_role": role_of(user) if user is not None and user.is_authenticated else "",
-        # The latest rate-limit headers Voucherify sent to this process (None until seen).
-        "rate_limit": rate_limit_status(),
+        # The team's API budget as the governor sees it (read only when a page shows it).
+        "api_budget": SimpleLazyObject(budget.usage),
     }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from datetime import UTC, datetime
 
 from django.shortcuts import render
 
@@ -14,12 +16,7 @@ logger = logging.getLogger("customers_app.upstream")
 def describe_upstream_error(exc: VoucherifyError) -> tuple[int, str, str]:
     """The status to answer with, a headline and what the user can do, for one upstream failure."""
     if isinstance(exc, RateLimited):
-        wait = f"in about {exc.retry_after:.0f} seconds" if exc.retry_after else "in a minute"
-        return (
-            429,
-            "Voucherify is rate limiting this dashboard",
-            f"Too many requests were sent. Try again {wait}.",
-        )
+        return 429, "The team's Voucherify API budget is used up for now", retry_advice(exc)
     if isinstance(exc, AuthError):
         return (
             502,
@@ -47,6 +44,17 @@ def describe_upstream_error(exc: VoucherifyError) -> tuple[int, str, str]:
     return 502, "Voucherify failed", "Something went wrong talking to Voucherify. Try again in a moment."
 
 
+def retry_advice(exc: RateLimited) -> str:
+    """"Voucherify accepts calls again in 23 s, at 14:05:12 UTC." (or as near as is known)."""
+    shared = (
+        "Every agent, export and job of this Voucherify project draws on one API budget, and it is spent."
+    )
+    if exc.retry_at is None:
+        return f"{shared} Try again in a minute."
+    seconds = max(1, math.ceil((exc.retry_at - datetime.now(UTC)).total_seconds()))
+    return f"{shared} Voucherify accepts calls again in {seconds} s, at {exc.retry_at:%H:%M:%S} UTC."
+
+
 class UpstreamErrorMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -64,8 +72,9 @@ class UpstreamErrorMiddleware:
             exception.status,
             exception.request_id,
         )
-        context = {"headline": headline, "advice": advice, "error": exception, "status": status}
         htmx = getattr(request, "htmx", None)
+        retry_url = (htmx.current_url if htmx else None) or request.get_full_path()
+        context = {"headline": headline, "advice": advice, "error": exception, "status": status, "retry_url": retry_url}
         if htmx and not htmx.history_restore_request:
             response = render(request, "includes/upstream_error.html#alert", context, status=status)
             # Show the alert in the page's alert region instead of the element being swapped.
@@ -73,6 +82,6 @@ class UpstreamErrorMiddleware:
             response["HX-Reswap"] = "innerHTML"
             return response
         response = render(request, "includes/upstream_error.html", context, status=status)
-        if isinstance(exception, RateLimited) and exception.retry_after:
-            response["Retry-After"] = str(int(exception.retry_after))
+        if isinstance(exception, RateLimited) and exception.retry_after is not None:
+            response["Retry-After"] = str(max(1, math.ceil(exception.retry_after)))
         return response

@@ -255,3 +255,38 @@ class ErasedIdentifier(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.digest[:12]}…"
+
+
+# The Voucherify API budget (customers_app.services.budget) -----------------------------------------
+
+
+class BudgetSlot(models.Model):
+    """Calls the deployment made (or saw others make) in one slot (1/60) of the rate-limit window."""
+
+    pk = models.CompositePrimaryKey("slot", "kind")
+    slot = models.BigIntegerField()
+    kind = models.CharField(max_length=16)  # interactive, background or external
+    calls = models.IntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"slot {self.slot} {self.kind}: {self.calls}"
+
+
+class BudgetMeta(models.Model):
+    """The one row of what the governor learned: the plan's limit and until when Voucherify said 429.
+
+    ``touched`` is bumped by every booking so concurrent bookings queue on this row (PostgreSQL).
+    """
+
+    learned_limit = models.IntegerField(null=True)
+    blocked_until = models.FloatField(null=True)  # Unix seconds
+    touched = models.BigIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"budget (limit {self.learned_limit}, blocked until {self.blocked_until})"

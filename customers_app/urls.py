@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import audit, bulk, customers, delete, detail, edit, erasure, export, imports, jobs
+from .views import audit, budget, bulk, customers, delete, detail, edit, erasure, export, imports, jobs
 
 app_name = "customers"
 
@@ -25,6 +25,7 @@ urlpatterns = [
     path("erasures/<int:pk>/", erasure.erasure_detail_view, name="erasure"),
     path("erasures/<int:pk>/evidence/", erasure.erasure_evidence_view, name="erasure-evidence"),
     path("audit/", audit.audit_list_view, name="audit"),
+    path("budget/", budget.budget_view, name="budget"),
     path("audit/export/", audit.audit_export_view, name="audit-export"),
     # Ids may be source ids containing "/", so the suffixed routes come before the bare one.
     path("customers/<path:customer_id>/edit/", edit.customer_edit_view, name="edit"),

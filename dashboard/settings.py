@@ -61,6 +61,17 @@ VOUCHERIFY_READ_TIMEOUT = env.float("VOUCHERIFY_READ_TIMEOUT", default=10.0)
 # A page never waits on Voucherify longer than this in total, retries included.
 VOUCHERIFY_TOTAL_TIMEOUT = env.float("VOUCHERIFY_TOTAL_TIMEOUT", default=15.0)
 VOUCHERIFY_MAX_RETRIES = env.int("VOUCHERIFY_MAX_RETRIES", default=2)
+# Background work (exports, bulk jobs) may wait this long for one call, pauses for the budget included.
+VOUCHERIFY_BACKGROUND_TOTAL_TIMEOUT = env.float("VOUCHERIFY_BACKGROUND_TOTAL_TIMEOUT", default=300.0)
+# A page retries a 429 only when Voucherify asks it to wait less than this; otherwise it says when to retry.
+VOUCHERIFY_INTERACTIVE_MAX_RETRY_WAIT = env.float("VOUCHERIFY_INTERACTIVE_MAX_RETRY_WAIT", default=2.0)
+
+# The API budget (customers_app.services.budget): the plan's calls per window (0: learn it from the
+# X-Rate-Limit-Limit header), the share background work may use, and the calls kept for agents.
+VOUCHERIFY_RATE_LIMIT_PER_MINUTE = env.int("VOUCHERIFY_RATE_LIMIT_PER_MINUTE", default=0)
+VOUCHERIFY_RATE_LIMIT_WINDOW_SECONDS = env.float("VOUCHERIFY_RATE_LIMIT_WINDOW_SECONDS", default=60.0)
+VOUCHERIFY_BACKGROUND_SHARE = env.float("VOUCHERIFY_BACKGROUND_SHARE", default=0.5)
+VOUCHERIFY_AGENT_RESERVE = env.float("VOUCHERIFY_AGENT_RESERVE", default=0.1)
 
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="demo-password") if SANDBOX_MODE else ""
 SANDBOX_LATENCY_MS = env.int("SANDBOX_LATENCY_MS", default=0)
@@ -160,6 +171,9 @@ if SANDBOX_MODE:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://dashboard")}
+# With a Redis cache every machine already shares it: the API budget's window lives there too.
+_CACHE_URL = env.str("CACHE_URL", default="")
+VOUCHERIFY_BUDGET_REDIS_URL = _CACHE_URL if _CACHE_URL.startswith(("redis://", "rediss://")) else ""
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -14,6 +14,8 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from . import budget
 
 logger = logging.getLogger("customers_app.voucherify")
 
@@ -70,11 +72,27 @@ class UpstreamTimeout(Unavailable):
 
 
 class RateLimited(VoucherifyError):
-    """429: the project's request quota is used up; ``retry_after`` is in seconds when known."""
+    """429: the project's request quota is used up; ``retry_after`` is in seconds when known.
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+    ``retry_at`` is the moment (UTC) calls are accepted again; ``by_governor`` means the dashboard's
+    own budget stopped the call before it was sent (Voucherify would have refused it).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        retry_at: datetime | None = None,
+        by_governor: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
+        if retry_at is None and retry_after is not None:
+            retry_at = datetime.now(UTC) + timedelta(seconds=retry_after)
         self.retry_after = retry_after
+        self.retry_at = retry_at
+        self.by_governor = by_governor
 
 
 class AuthError(VoucherifyError):
@@ -139,6 +157,22 @@ def _record_rate_limit(response: requests.Response) -> None:
             retry_after=retry_after,
             observed_at=datetime.now(UTC),
         )
+
+
+def _tell_governor(response: requests.Response, booking: budget.Decision) -> None:
+    """Lets the budget correct itself from what Voucherify says is left (other clients spend it too)."""
+    retry_at = None
+    if response.status_code == 429:
+        retry_at = _int_header(response, "X-Rate-Limit-Retry")
+        if retry_at is None:
+            wait = _retry_after(response)
+            retry_at = time.time() + wait if wait is not None else None
+    budget.observe(
+        limit=_int_header(response, "X-Rate-Limit-Limit"),
+        remaining=_int_header(response, "X-Rate-Limit-Remaining"),
+        retry_at=retry_at,
+        usage=booking.usage,
+    )
 
 
 def _int_header(response: requests.Response, name: str) -> int | None:
@@ -207,6 +241,8 @@ class VoucherifyClient:
         max_retries: int = 2,
         in_process: bool = False,
         backoff_factor: float = 0.5,
+        background_total_timeout: float = 300,
+        interactive_max_retry_wait: float = 2.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.app_id = app_id
@@ -216,6 +252,8 @@ class VoucherifyClient:
         self.max_retries = max_retries
         self.in_process = in_process
         self.backoff_factor = backoff_factor
+        self.background_total_timeout = background_total_timeout
+        self.interactive_max_retry_wait = interactive_max_retry_wait
 
     @property
     def session(self) -> requests.Session:
@@ -264,12 +302,15 @@ class VoucherifyClient:
         """
         method = method.upper()
         started = time.monotonic()
-        deadline = started + self.total_timeout
+        in_background = budget.current_priority() == budget.BACKGROUND
+        total = max(self.total_timeout, self.background_total_timeout) if in_background else self.total_timeout
+        deadline = started + total
         retryable_method = method in IDEMPOTENT_METHODS
         attempt = 0
         response: requests.Response | None = None
         while True:
             attempt += 1
+            booking = self._book(deadline)
             remaining = max(deadline - time.monotonic(), 0.01)
             connect_timeout, read_timeout = self.timeout
             response = None
@@ -294,6 +335,7 @@ class VoucherifyClient:
                 wait = self._backoff(attempt)
             else:
                 _record_rate_limit(response)
+                _tell_governor(response, booking)
                 if response.status_code < 400:
                     try:
                         data = _decode(response)
@@ -312,6 +354,10 @@ class VoucherifyClient:
                     raise error
                 retry_after = _retry_after(response)
                 wait = retry_after if retry_after is not None else self._backoff(attempt)
+                if response.status_code == 429 and not in_background and wait > self.interactive_max_retry_wait:
+                    # A page answers at once with when to retry rather than hang for the quota.
+                    self._log(method, path, response, started, attempt, error=error)
+                    raise error
 
             # Give up now rather than sleep past the deadline: the page must not hang.
             out_of_budget = wait >= deadline - time.monotonic()
@@ -319,6 +365,25 @@ class VoucherifyClient:
                 self._log(method, path, response, started, attempt, error=error)
                 raise error from cause
             time.sleep(wait)
+
+    def _book(self, deadline: float) -> budget.Decision:
+        """Asks the governor for one call: a page is refused at once, background work waits for room."""
+        decision = budget.acquire()
+        if decision.allowed:
+            return decision
+        if budget.current_priority() == budget.BACKGROUND:
+            try:
+                return budget.wait_for_room(max_wait=max(0.0, deadline - time.monotonic()))
+            except budget.Refused as refused:
+                decision = refused.decision
+        retry_at = datetime.fromtimestamp(decision.retry_at, UTC) if decision.retry_at else None
+        raise RateLimited(
+            "The Voucherify API budget is used up",
+            retry_after=max(0.0, decision.retry_at - time.time()) if decision.retry_at else None,
+            retry_at=retry_at,
+            by_governor=True,
+            status=429,
+        )
 
     def _backoff(self, attempt: int) -> float:
         return min(MAX_BACKOFF_SECONDS, self.backoff_factor * 2 ** (attempt - 1))
@@ -384,7 +449,13 @@ def _error_from_response(response: requests.Response) -> VoucherifyError:
     }
     error_class = error_class_for(status)
     if error_class is RateLimited:
-        return RateLimited(message, retry_after=_retry_after(response), **kwargs)
+        retry_at = _int_header(response, "X-Rate-Limit-Retry")
+        return RateLimited(
+            message,
+            retry_after=_retry_after(response),
+            retry_at=datetime.fromtimestamp(retry_at, UTC) if retry_at is not None else None,
+            **kwargs,
+        )
     if error_class is Unavailable and status == 504:
         return UpstreamTimeout(message, **kwargs)
     return error_class(message, **kwargs)
@@ -403,6 +474,8 @@ def get_client() -> VoucherifyClient:
         total_timeout=settings.VOUCHERIFY_TOTAL_TIMEOUT,
         max_retries=settings.VOUCHERIFY_MAX_RETRIES,
         in_process=settings.VOUCHERIFY_IN_PROCESS,
+        background_total_timeout=settings.VOUCHERIFY_BACKGROUND_TOTAL_TIMEOUT,
+        interactive_max_retry_wait=settings.VOUCHERIFY_INTERACTIVE_MAX_RETRY_WAIT,
     )
 
 

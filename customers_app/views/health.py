@@ -9,6 +9,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from ..services import budget
 from ..services.voucherify import VoucherifyError, get_client
 
 VOUCHERIFY_CHECK_KEY = "healthz:voucherify"
@@ -43,4 +44,8 @@ def healthz_view(request):
         checks["database"] = "unavailable"
     checks["voucherify"] = cache.get_or_set(VOUCHERIFY_CHECK_KEY, _probe_voucherify, VOUCHERIFY_CHECK_SECONDS)
     healthy = checks["database"] == "ok"
-    return JsonResponse({"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503)
+    body = {"status": "ok" if healthy else "unhealthy", **checks}
+    if healthy:
+        usage = budget.usage()
+        body["api_budget"] = {"limit": usage.limit, "remaining": usage.remaining, "used": usage.calls}
+    return JsonResponse(body, status=200 if healthy else 503)

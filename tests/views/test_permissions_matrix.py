@@ -33,6 +33,7 @@ PROTECTED = {
     "erasure-evidence": ((roles.ERASE,), {"GET"}),
     "audit": ((roles.VIEW_AUDIT,), {"GET"}),
     "audit-export": ((roles.VIEW_AUDIT,), {"GET"}),
+    "budget": ((roles.VIEW_AUDIT,), {"GET"}),
     "edit": ((roles.CHANGE,), {"GET", "POST"}),
     "activity": ((roles.VIEW,), {"GET"}),
     "redeemables": ((roles.VIEW,), {"GET"}),
