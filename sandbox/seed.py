@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from collections import deque
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 from django.db import connections, transaction
 
 from sandbox.api import iso, new_id
 from sandbox.models import AsyncAction, Customer, CustomerEvent, RedeemableHolder, Segment, SegmentMembership
 from sandbox.routers import SANDBOX_DB
-from sandbox.services import customer_json, matches, simple_segment, snapshot
+from sandbox.services import matches, simple_segment, snapshot
 
 # The history ends at the start of the day of seeding, so a fresh demo looks current ("2 days ago",
 # not "a year ago") and a seed stays reproducible within a day.
 HISTORY_END = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 HISTORY = timedelta(days=3 * 365)
-BATCH = 2000
+# Customers per transaction.
+BATCH = 5000
+# Page cache while seeding, in KiB (SQLite's negative cache_size); see _bulk_load_settings.
+SEED_CACHE_KIB = -32 * 1024
 
 FIRST_NAMES = (
     "Anna",
@@ -189,6 +195,23 @@ CAMPAIGNS = (
     ("Refer a Friend", "REFERRAL_PROGRAM", "DISCOUNT_VOUCHER", "REF"),
 )
 
+# Rows go in as plain tuples through one prepared single-row INSERT per table (executemany): building
+# and saving ~9 model instances per customer through bulk_create cost more than the data itself.
+# Columns are listed in full, defaults included, so every row is stored exactly as the ORM stores it.
+CUSTOMER_COLUMNS = (
+    "id", "source_id", "name", "name_lower", "description", "email", "email_lower", "phone", "birthdate",
+    "address", "city_lower", "metadata", "system_metadata", "summary", "loyalty", "referrals", "created_at",
+    "updated_at",
+)  # fmt: skip
+EVENT_COLUMNS = ("id", "customer_id", "type", "category", "campaign_id", "campaign_type", "data", "group_id",
+                 "created_at")  # fmt: skip
+HOLDER_COLUMNS = ("id", "customer_id", "created_at", "redeemable_id", "redeemable_object", "holder_role",
+                  "campaign_id", "campaign_type", "voucher_type", "status", "voucher")  # fmt: skip
+MEMBERSHIP_COLUMNS = ("segment_id", "customer_id", "created_at")
+# Top-level keys of the customer JSON that the auto-update rules of SEGMENTS read: matching a cheap
+# document of just these gives what matching customer_json() would, at a fraction of the cost.
+RULE_KEYS = ("address", "metadata")
+
 
 def _ms(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
@@ -203,6 +226,42 @@ def clear() -> None:
     with transaction.atomic(using=SANDBOX_DB), connections[SANDBOX_DB].cursor() as cursor:
         for model in (SegmentMembership, RedeemableHolder, CustomerEvent, Customer, Segment, AsyncAction):
             cursor.execute(f"DELETE FROM {model._meta.db_table}")  # noqa: S608 - table names are ours
+
+
+def _naive_text(moment: datetime) -> str:
+    return str(moment.replace(tzinfo=None))
+
+
+def _insert_sql(model, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f'"{column}"' for column in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    return f'INSERT INTO "{model._meta.db_table}" ({names}) VALUES ({marks})'  # noqa: S608 - names are ours
+
+
+@contextmanager
+def _bulk_load_settings():
+    """SQLite settings for one big load, put back afterwards: no fsync and a bigger page cache.
+
+    Without fsync a power cut (not a crashed process) during the seed can break the database file;
+    it only holds demo data, so the fix is to delete it and seed again. The cache is bounded
+    (32 MiB): memory stays flat however many customers are seeded.
+    """
+    connection = connections[SANDBOX_DB]
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous")
+        synchronous = cursor.fetchone()[0]
+        cursor.execute("PRAGMA cache_size")
+        cache_size = cursor.fetchone()[0]
+        cursor.execute("PRAGMA synchronous = OFF")
+        cursor.execute(f"PRAGMA cache_size = {SEED_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            cursor.execute(f"PRAGMA synchronous = {int(synchronous)}")
+            cursor.execute(f"PRAGMA cache_size = {int(cache_size)}")
 
 
 class Seeder:
@@ -223,54 +282,61 @@ class Seeder:
             )
             for i, (name, rule) in enumerate(SEGMENTS)
         ]
+        read = {path.split(".")[0] for _, rule in SEGMENTS for path in rule or () if path != "junction"}
+        if not read <= set(RULE_KEYS):
+            raise ValueError(f"segment rules read {read - set(RULE_KEYS)}: add them to RULE_KEYS")
         self.campaigns = [(new_id("camp_", self.rng), *campaign) for campaign in CAMPAIGNS]
-        self.emails: list[str] = []
+        # Duplicate e-mails are picked from the latest 500 addresses; older ones are never needed again.
+        self.recent_emails: deque[str] = deque(maxlen=500)
+        connection = connections[SANDBOX_DB]
+        ops = connection.ops
+        self.json, self.date = ops.adapt_json_value, ops.adapt_datefield_value
+        # Every moment here is in UTC, which SQLite stores as naive ISO text (what the ORM does, cheaper).
+        self.time = _naive_text if connection.vendor == "sqlite" else ops.adapt_datetimefield_value
+        self.rows: dict[str, list[tuple]] = {"customers": [], "memberships": [], "events": [], "holders": []}
 
     def run(self) -> None:
         rng = self.rng
-        Segment.objects.bulk_create(self.segments)
         span_ms = int(HISTORY.total_seconds() * 1000)
         offsets = sorted(rng.sample(range(span_ms), self.count))
         start = HISTORY_END - HISTORY
-        pending: dict[type, list] = {Customer: [], SegmentMembership: [], CustomerEvent: [], RedeemableHolder: []}
-        for first in range(0, self.count, BATCH):
-            for index in range(first, min(first + BATCH, self.count)):
-                customer, memberships, events, holders = self.build(
-                    index, start + timedelta(milliseconds=offsets[index])
-                )
-                pending[Customer].append(customer)
-                pending[SegmentMembership] += memberships
-                pending[CustomerEvent] += events
-                pending[RedeemableHolder] += holders
-            self.flush(pending, final=first + BATCH >= self.count)
+        with _bulk_load_settings():
+            Segment.objects.bulk_create(self.segments)
+            for first in range(0, self.count, BATCH):
+                for index in range(first, min(first + BATCH, self.count)):
+                    self.build(index, start + timedelta(milliseconds=offsets[index]))
+                self.flush()
 
-    @staticmethod
-    def flush(pending: dict[type, list], *, final: bool) -> None:
-        """Inserts the pending rows in chunks of exactly ``BATCH`` (the rest waits unless ``final``).
+    def flush(self) -> None:
+        """Writes the pending rows in one transaction, customers first (the others point at them)."""
+        statements = {
+            "customers": _insert_sql(Customer, CUSTOMER_COLUMNS),
+            "memberships": _insert_sql(SegmentMembership, MEMBERSHIP_COLUMNS),
+            "events": _insert_sql(CustomerEvent, EVENT_COLUMNS),
+            "holders": _insert_sql(RedeemableHolder, HOLDER_COLUMNS),
+        }
+        with transaction.atomic(using=SANDBOX_DB), connections[SANDBOX_DB].cursor() as cursor:
+            for table, rows in self.rows.items():
+                if rows:
+                    cursor.executemany(statements[table], rows)
+                rows.clear()
 
-        Equal-sized inserts reuse one prepared statement; a different row count each time would fill
-        sqlite3's statement cache with huge statements (about a gigabyte at 100,000 customers).
+    def build(self, index: int, created_at: datetime) -> None:
+        """One customer with its memberships, events and redeemables, as pending rows.
+
+        The random draws keep their historical order, so a seed gives the same data as it always has.
         """
-        with transaction.atomic(using=SANDBOX_DB):
-            for model, rows in pending.items():
-                cut = len(rows) if final else len(rows) - len(rows) % BATCH
-                for chunk in range(0, cut, BATCH):
-                    model.objects.bulk_create(rows[chunk : chunk + BATCH])
-                del rows[:cut]
-
-    def build(self, index: int, created_at: datetime):
-        """One customer with its memberships, events and redeemables."""
-        rng = self.rng
+        rng, json, db_time = self.rng, self.json, self.time
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         city, state, country, dial, postal = rng.choice(CITIES)
-        if self.emails and rng.random() < 0.003:
-            email = rng.choice(self.emails[-500:])  # Voucherify allows duplicate e-mails
+        if self.recent_emails and rng.random() < 0.003:
+            email = rng.choice(self.recent_emails)  # Voucherify allows duplicate e-mails
         else:
             # Mailboxes are ASCII in practice: "Wójcik" writes as "wojcik".
             plain = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore").decode()
             local = plain.lower().replace(" ", "").replace("'", "")
             email = f"{local}{rng.randrange(1, 999)}@{rng.choice(EMAIL_DOMAINS)}"
-            self.emails.append(email)
+            self.recent_emails.append(email)
         source_id = email if rng.random() < 0.02 else f"CRM-{index + 1:07d}"
         if rng.random() < 0.005:
             source_id = f"legacy/{first} {last}?ref=#{index}&q=a+b"
@@ -297,66 +363,79 @@ class Seeder:
             }
             if rng.random() < 0.2:
                 address["line_2"] = f"Apt {rng.randrange(1, 80)}"
-        customer = Customer(
-            id=new_id("cust_", rng),
-            source_id=source_id,
-            name=f"{first} {last}",
-            name_lower=f"{first} {last}".lower(),
-            email=email,
-            email_lower=email.lower(),
-            phone=f"{dial} {_pattern(rng, '### ### ###')}" if rng.random() < 0.8 else None,
-            birthdate=date(1950, 1, 1) + timedelta(days=rng.randrange(20000)) if rng.random() < 0.85 else None,
-            address=address,
-            city_lower=city.lower() if address else None,
-            metadata=metadata,
-            description="Imported from the legacy CRM" if rng.random() < 0.1 else None,
-            created_at=created_at,
-            updated_at=updated_at,
-        )
-        holders = self.redeemables(customer)
-        self.fill_summary(customer, holders)
-        events = [self.event(customer, "customer.created", created_at, {"customer": snapshot(customer)})]
+        customer_id = new_id("cust_", rng)
+        name = f"{first} {last}"
+        phone = f"{dial} {_pattern(rng, '### ### ###')}" if rng.random() < 0.8 else None
+        birthdate = date(1950, 1, 1) + timedelta(days=rng.randrange(20000)) if rng.random() < 0.85 else None
+        description = "Imported from the legacy CRM" if rng.random() < 0.1 else None
+        holders = self.redeemables(customer_id, created_at)
+        summary, loyalty, referrals = self.summary(created_at, holders)
+        self.rows["customers"].append(
+            (
+                customer_id, source_id, name, name.lower(), description, email, email.lower(), phone,
+                self.date(birthdate), None if address is None else json(address, None),
+                city.lower() if address else None, json(metadata, None), "{}", json(summary, None),
+                json(loyalty, None), json(referrals, None), db_time(created_at), db_time(updated_at),
+            )
+        )  # fmt: skip
+        # snapshot() reads just these four attributes; a full Customer instance costs more than the rest.
+        customer = snapshot(SimpleNamespace(id=customer_id, source_id=source_id, name=name, email=email))
+        events = self.rows["events"]
+        events.append(self.event(customer_id, "customer.created", created_at, {"customer": customer}))
         if updated_at > created_at:
-            events.append(self.event(customer, "customer.updated", updated_at, {"customer": snapshot(customer)}))
-        memberships = []
-        document = customer_json(customer)
+            events.append(self.event(customer_id, "customer.updated", updated_at, {"customer": customer}))
+        document = {"address": address, "metadata": metadata}
+        joined = db_time(created_at)
+        entered = created_at + timedelta(milliseconds=1)  # right after customer.created
         for segment in self.segments:
-            member = matches(segment.filter, document) if segment.filter else rng.random() < 0.05
-            if member:
-                memberships.append(SegmentMembership(segment=segment, customer=customer, created_at=created_at))
-                data = {"customer": snapshot(customer), "segment": simple_segment(segment)}
-                entered = created_at + timedelta(milliseconds=1)  # right after customer.created
-                events.append(self.event(customer, "customer.segment.entered", entered, data))
+            if matches(segment.filter, document) if segment.filter else rng.random() < 0.05:
+                self.rows["memberships"].append((segment.id, customer_id, joined))
+                data = {"customer": customer, "segment": simple_segment(segment)}
+                events.append(self.event(customer_id, "customer.segment.entered", entered, data))
         for holder in holders:
-            voucher = {"id": holder.redeemable_id, "code": holder.voucher["code"], "object": "voucher"}
-            data = {"customer": snapshot(customer), "voucher": voucher}
-            extra = {"campaign_id": holder.campaign_id, "campaign_type": holder.campaign_type}
-            events.append(self.event(customer, "customer.publication.succeeded", holder.created_at, data, **extra))
-            if holder.status in ("USED", "NO_BALANCE") or holder.voucher_type == "LOYALTY_CARD":
-                moment = _ms(holder.created_at + (HISTORY_END - holder.created_at) * rng.random())
-                events.append(
-                    self.event(customer, "customer.redemption.succeeded", moment, data, category="EFFECT", **extra)
+            voucher = holder["voucher"]
+            data = {
+                "customer": customer,
+                "voucher": {"id": voucher["id"], "code": voucher["code"], "object": "voucher"},
+            }
+            extra = (holder["campaign_id"], holder["campaign_type"])
+            events.append(
+                self.event(customer_id, "customer.publication.succeeded", holder["created_at"], data, "ACTION", *extra)
+            )
+            if holder["status"] in ("USED", "NO_BALANCE") or holder["voucher_type"] == "LOYALTY_CARD":
+                moment = _ms(holder["created_at"] + (HISTORY_END - holder["created_at"]) * rng.random())
+                events.append(self.event(customer_id, "customer.redemption.succeeded", moment, data, "EFFECT", *extra))
+            self.rows["holders"].append(
+                (
+                    holder["id"], customer_id, db_time(holder["created_at"]), voucher["id"], "voucher",
+                    holder["holder_role"], holder["campaign_id"], holder["campaign_type"], holder["voucher_type"],
+                    holder["status"], json(voucher, None),
                 )
-        return customer, memberships, events, holders
+            )  # fmt: skip
 
-    def event(self, customer: Customer, event_type: str, moment: datetime, data: dict, **extra) -> CustomerEvent:
-        return CustomerEvent(
-            id=f"evcus_{self.rng.getrandbits(96):024x}",
-            customer_id=customer.id,
-            type=event_type,
-            data=data,
-            group_id=f"v-{self.rng.getrandbits(72):018x}",
-            created_at=moment,
-            **extra,
-        )
+    def event(
+        self,
+        customer_id: str,
+        event_type: str,
+        moment: datetime,
+        data: dict,
+        category: str = "ACTION",
+        campaign_id: str | None = None,
+        campaign_type: str | None = None,
+    ) -> tuple:
+        return (
+            f"evcus_{self.rng.getrandbits(96):024x}", customer_id, event_type, category, campaign_id, campaign_type,
+            self.json(data, None), f"v-{self.rng.getrandbits(72):018x}", self.time(moment),
+        )  # fmt: skip
 
-    def redeemables(self, customer: Customer) -> list[RedeemableHolder]:
+    def redeemables(self, customer_id: str, customer_created_at: datetime) -> list[dict]:
+        """The customer's vouchers, gift cards and loyalty cards (holder fields and the served voucher)."""
         rng = self.rng
         holders = []
         if rng.random() > 0.75:
             return holders
         for campaign_id, name, campaign_type, voucher_type, prefix in rng.sample(self.campaigns, rng.randint(1, 3)):
-            created_at = _ms(customer.created_at + (HISTORY_END - customer.created_at) * rng.random() * 0.5)
+            created_at = _ms(customer_created_at + (HISTORY_END - customer_created_at) * rng.random() * 0.5)
             voucher = {
                 "id": new_id("v_", rng),
                 "code": f"{prefix}-{''.join(rng.choices('ABCDEFGHJKLMNPQRSTUVWXYZ23456789', k=8))}",
@@ -367,7 +446,7 @@ class Seeder:
                 "active": True,
                 "is_referral_code": campaign_type == "REFERRAL_PROGRAM",
                 "metadata": {},
-                "holder_id": customer.id,
+                "holder_id": customer_id,
                 "created_at": iso(created_at),
                 "object": "voucher",
             }
@@ -384,27 +463,26 @@ class Seeder:
                 voucher["discount"] = {"type": "PERCENT", "percent_off": rng.choice((5, 10, 15, 20))}
                 status = rng.choices(("ACTIVE", "USED", "EXPIRED"), weights=(70, 20, 10))[0]
             holders.append(
-                RedeemableHolder(
-                    id=f"rh_{rng.getrandbits(72):018x}",
-                    customer=customer,
-                    created_at=created_at,
-                    redeemable_id=voucher["id"],
-                    holder_role="REFERRER" if campaign_type == "REFERRAL_PROGRAM" else "OWNER",
-                    campaign_id=campaign_id,
-                    campaign_type=campaign_type,
-                    voucher_type=voucher_type,
-                    status=status,
-                    voucher=voucher,
-                )
+                {
+                    "id": f"rh_{rng.getrandbits(72):018x}",
+                    "created_at": created_at,
+                    "holder_role": "REFERRER" if campaign_type == "REFERRAL_PROGRAM" else "OWNER",
+                    "campaign_id": campaign_id,
+                    "campaign_type": campaign_type,
+                    "voucher_type": voucher_type,
+                    "status": status,
+                    "voucher": voucher,
+                }
             )
         return holders
 
-    def fill_summary(self, customer: Customer, holders: list[RedeemableHolder]) -> None:
-        """Summary and loyalty figures derived from the customer's redeemables."""
+    def summary(self, created_at: datetime, holders: list[dict]) -> tuple[dict, dict, dict]:
+        """Summary, loyalty and referral figures derived from the customer's redeemables."""
         rng = self.rng
-        gifts = [h.voucher["gift"] for h in holders if "gift" in h.voucher]
-        cards = [h.voucher["loyalty_card"] for h in holders if "loyalty_card" in h.voucher]
-        redeemed = sum(1 for h in holders if h.status in ("USED", "NO_BALANCE")) + len(cards)
+        vouchers = [h["voucher"] for h in holders]
+        gifts = [v["gift"] for v in vouchers if "gift" in v]
+        cards = [v["loyalty_card"] for v in vouchers if "loyalty_card" in v]
+        redeemed = sum(1 for h in holders if h["status"] in ("USED", "NO_BALANCE")) + len(cards)
         failed = 1 if redeemed and rng.random() < 0.1 else 0
         orders = rng.randrange(0, 25) if redeemed else rng.randrange(0, 5)
         amounts = [rng.randrange(1000, 40000) for _ in range(orders)]
@@ -415,10 +493,10 @@ class Seeder:
             "last_order_amount": amounts[-1] if amounts else 0,
         }
         if orders:
-            last = customer.created_at + (HISTORY_END - customer.created_at) * rng.random()
+            last = created_at + (HISTORY_END - created_at) * rng.random()
             summary_orders["last_order_date"] = iso(last)
         points = sum(c["balance"] for c in cards)
-        customer.summary = {
+        summary = {
             "redemptions": {
                 "total_redeemed": redeemed + failed,
                 "total_failed": failed,
@@ -437,13 +515,10 @@ class Seeder:
             },
             "orders": summary_orders,
         }
-        campaigns = {
-            h.voucher["campaign"]: {"points": h.voucher["loyalty_card"]["balance"], "referred_customers": 0}
-            for h in holders
-            if "loyalty_card" in h.voucher
-        }
-        customer.loyalty = {"points": points, "referred_customers": 0, "campaigns": campaigns}
-        customer.referrals = {"total": 0, "campaigns": []}
+        campaigns = {v["campaign"]: {"points": v["loyalty_card"]["balance"], "referred_customers": 0}
+                     for v in vouchers if "loyalty_card" in v}  # fmt: skip
+        loyalty = {"points": points, "referred_customers": 0, "campaigns": campaigns}
+        return summary, loyalty, {"total": 0, "campaigns": []}
 
 
 def seed(count: int, *, random_seed: int = 20250101) -> None:
