@@ -29,13 +29,18 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e ".[test]"
 	@touch $@ $(VENV)/.installed-run
 
+# The web server and, beside it, the worker that runs exports and bulk jobs (Django tasks); Ctrl+C stops both.
 run: python-check $(VENV)/.installed-run
 	$(PY) manage.py prepare_dashboard
+	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	$(PY) manage.py db_worker --no-startup-delay & worker=$$!; \
 	$(VENV)/bin/gunicorn dashboard.wsgi --bind 127.0.0.1:$(PORT) --worker-class gthread \
 	  --workers $(WORKERS) --threads $(THREADS) --access-logfile - --graceful-timeout 5
 
 dev: python-check $(VENV)/.installed-run
 	$(PY) manage.py prepare_dashboard
+	@trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	DJANGO_DEBUG=true $(PY) manage.py db_worker --no-startup-delay & worker=$$!; \
 	DJANGO_DEBUG=true $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: python-check $(VENV)/.installed-test

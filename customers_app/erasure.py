@@ -15,6 +15,7 @@ from django.db import transaction
 
 from .audit import Action, Outcome, audit_record, audit_scrub, capture_request_ids
 from .csv_import import import_files_purge_person
+from .export_jobs import purge_jobs_mentioning
 from .models import ErasedIdentifier, ErasureRecord
 from .services.customers import customer_list, customer_permanently_delete
 from .services.voucherify import NotFound, VoucherifyError
@@ -308,8 +309,9 @@ def customers_erase(
                 detail=f"Erasure request {record.pk} (reference {reference})"
                 + (f": {receipt['error']}" if failed else ""),
             )
-    if done:  # no copy in the import wizard's files either (sent files, uploads in progress)
+    if done:  # no copy in the import wizard's files, export files or jobs' parameters either
         import_files_purge_person(emails=[c.email for c in done], source_ids=[c.source_id for c in done])
+        purge_jobs_mentioning([value for c in done for value in (c.email, c.source_id, c.id, c.phone)])
     return record
 
 

@@ -290,3 +290,74 @@ class BudgetMeta(models.Model):
 
     def __str__(self) -> str:
         return f"budget (limit {self.learned_limit}, blocked until {self.blocked_until})"
+
+
+# Background jobs run by the dashboard's own workers (customers_app.background) -----------------------
+
+
+class BackgroundJob(models.Model):
+    """A long job the dashboard runs itself on Django's task framework (an export, a bulk update of
+    every matching customer), with what the jobs page shows: progress, calls spent, who, and Cancel.
+
+    ``checkpoint`` holds what a resumed run needs to carry on (the Voucherify export id, the cursor
+    reached); ``lease_until`` is renewed while a worker runs it, so a job whose worker died can be
+    told from one that is running and be resumed by another.
+    """
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", "CSV export"
+        BULK_UPDATE = "bulk_update_all", "Bulk update of every match"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="background_jobs"
+    )
+    created_by_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    description = models.CharField(max_length=500, blank=True)
+    # What to do (filters, columns, changes); personal values in it are blanked by an erasure.
+    params = models.JSONField(default=dict, blank=True)
+    checkpoint = models.JSONField(default=dict, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(null=True, blank=True)
+    calls_spent = models.PositiveIntegerField(default=0)
+    calls_estimate = models.PositiveIntegerField(null=True, blank=True)
+    # Per-step report for the job page: [{"label", "sent", "found", "failed", ...}].
+    report = models.JSONField(default=list, blank=True)
+    message = models.TextField(blank=True)  # the outcome, or why it failed, in plain words
+    file_name = models.CharField(max_length=300, blank=True)  # in the dashboard's file storage
+    file_size = models.PositiveBigIntegerField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    resumed = models.PositiveIntegerField(default=0)  # how often it was picked up after an interruption
+    runner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def progress(self) -> int | None:
+        if not self.total:
+            return 100 if self.status == self.Status.SUCCEEDED else None
+        return min(100, self.done * 100 // self.total)

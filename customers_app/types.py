@@ -444,3 +444,31 @@ class PermanentDeletion:
             status=data.get("status"),
             counts=_dict(data.get("data_json")),
         )
+
+
+@dataclass(frozen=True)
+class Export:
+    """A Voucherify export: ``SCHEDULED`` → ``IN_PROGRESS`` → ``DONE`` (``url`` set) or ``ERROR``."""
+
+    id: str
+    status: str | None
+    url: str | None
+    created_at: datetime | None
+
+    @classmethod
+    def from_api(cls, data: dict) -> Export:
+        result = data.get("result") if isinstance(data.get("result"), dict) else {}
+        return cls(
+            id=data.get("id") or "",
+            status=data.get("status"),
+            url=result.get("url") or None,
+            created_at=parse_datetime(data.get("created_at")),
+        )
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == "DONE"
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "ERROR"

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    "django_tasks_db",
     "customers_app",
 ]
 if SANDBOX_MODE:
@@ -171,6 +172,26 @@ if SANDBOX_MODE:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://dashboard")}
+
+# Background work runs on Django's task framework. "database" (default): tasks queued in the
+# dashboard's database and run by `manage.py db_worker` (make run starts one). "rq": queued in Redis
+# (TASKS_REDIS_URL, default CACHE_URL) and run by `manage.py rqworker --job-class django_tasks_rq.Job`.
+# "immediate": run inside the request (tests of single views only).
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="database")
+if TASKS_BACKEND == "rq":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    RQ_QUEUES = {"default": {"URL": env.str("TASKS_REDIS_URL", default=env.str("CACHE_URL", default=""))}}
+elif TASKS_BACKEND == "immediate":
+    TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+elif TASKS_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+else:
+    raise ImproperlyConfigured(f"TASKS_BACKEND must be database, rq or immediate, not {TASKS_BACKEND!r}.")
+# A running job that has not reported for this long is taken as interrupted and resumed.
+BACKGROUND_JOB_STALE_SECONDS = env.int("BACKGROUND_JOB_STALE_SECONDS", default=60)
+# Export files are kept this long (then deleted, or at once when a person in them is erased).
+EXPORT_KEEP_DAYS = env.int("EXPORT_KEEP_DAYS", default=7)
 # With a Redis cache every machine already shares it: the API budget's window lives there too.
 _CACHE_URL = env.str("CACHE_URL", default="")
 VOUCHERIFY_BUDGET_REDIS_URL = _CACHE_URL if _CACHE_URL.startswith(("redis://", "rediss://")) else ""
@@ -210,8 +231,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=VAR_DIR / "staticfiles")
+# Files the dashboard keeps (exports): local files by default; with several machines use shared
+# storage, e.g. S3 through django-storages (STORAGES["default"]["BACKEND"] = "storages.backends.s3.S3Storage").
+DASHBOARD_FILES_DIR = env.path("DASHBOARD_FILES_DIR", default=VAR_DIR / "files")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": DASHBOARD_FILES_DIR}},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

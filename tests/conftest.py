@@ -117,11 +117,38 @@ def prepare_product(env: dict[str, str], customers: int) -> None:
 class ServedProduct:
     """A gunicorn serving the product with ``env``; ``start``/``stop``/``kill`` it like an operator would."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 2, threads: int = 8):
+    def __init__(
+        self, env: dict[str, str], log_path: Path, workers: int = 2, threads: int = 8, task_worker: bool = True
+    ):
         self.env, self.log_path, self.workers, self.threads = env, log_path, workers, threads
         self.port = int(env["PORT"])
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
+        self.task_worker: subprocess.Popen | None = None
+        self.wants_task_worker = task_worker
+
+    def start_task_worker(self) -> None:
+        """The background-job worker beside the web server, as `make run` starts it."""
+        log = self.log_path.with_suffix(".worker.log").open("ab")
+        self.task_worker = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--interval", "0.2"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+
+    def stop_task_worker(self, *, kill: bool = False) -> None:
+        if self.task_worker is None:
+            return
+        if kill:
+            self.task_worker.kill()
+        else:
+            self.task_worker.terminate()
+        try:
+            self.task_worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.task_worker.kill()
+            self.task_worker.wait()
+        self.task_worker = None
 
     def start(self, timeout: float = 60) -> ServedProduct:
         gunicorn = Path(sys.executable).with_name("gunicorn")
@@ -132,6 +159,8 @@ class ServedProduct:
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()
+        if self.wants_task_worker and self.task_worker is None:
+            self.start_task_worker()
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -152,6 +181,7 @@ class ServedProduct:
         return [int(pid) for pid in children]
 
     def stop(self) -> None:
+        self.stop_task_worker()
         if self.process is None:
             return
         self.process.terminate()
@@ -164,6 +194,7 @@ class ServedProduct:
 
     def kill(self) -> None:
         """SIGKILL to the master and its workers at once: a crash, no clean shutdown."""
+        self.stop_task_worker(kill=True)
         if self.process is None:
             return
         pids = self.worker_pids()

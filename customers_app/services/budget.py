@@ -87,11 +87,12 @@ class Decision:
 
 
 class Refused(Exception):
-    """A call the governor did not let through (interactive: the budget is gone)."""
+    """A call the governor did not let through; ``stopped``: the waiting job was asked to stop."""
 
-    def __init__(self, decision: Decision):
+    def __init__(self, decision: Decision, *, stopped: bool = False):
         super().__init__("The Voucherify API budget is used up")
         self.decision = decision
+        self.stopped = stopped
 
 
 # Priority of the calls made by this thread (or task) ---------------------------------------------
@@ -99,18 +100,23 @@ class Refused(Exception):
 
 _priority: contextvars.ContextVar[str] = contextvars.ContextVar("voucherify_priority", default=INTERACTIVE)
 _spent: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("voucherify_spent", default=None)
+_should_stop: contextvars.ContextVar = contextvars.ContextVar("voucherify_should_stop", default=None)
 
 
 @contextlib.contextmanager
-def background() -> Iterator[list[int]]:
-    """Calls made inside count as background work; yields a one-item list holding how many were made."""
+def background(should_stop=None) -> Iterator[list[int]]:
+    """Calls made inside count as background work; yields a one-item list holding how many were made.
+
+    ``should_stop()`` is asked while a call waits for room (a job's Cancel button).
+    """
     counter = [0]
-    priority_token, spent_token = _priority.set(BACKGROUND), _spent.set(counter)
+    tokens = (_priority.set(BACKGROUND), _spent.set(counter), _should_stop.set(should_stop))
     try:
         yield counter
     finally:
-        _priority.reset(priority_token)
-        _spent.reset(spent_token)
+        _priority.reset(tokens[0])
+        _spent.reset(tokens[1])
+        _should_stop.reset(tokens[2])
 
 
 @contextlib.contextmanager
@@ -214,12 +220,13 @@ def wait_for_room(kind: str = BACKGROUND, *, should_stop=None, max_wait: float |
     Raises ``Refused`` when ``max_wait`` passes or ``should_stop()`` says so.
     """
     started = time.monotonic()
+    should_stop = should_stop or _should_stop.get()
     while True:
         decision = acquire(kind)
         if decision.allowed:
             return decision
         if should_stop is not None and should_stop():
-            raise Refused(decision)
+            raise Refused(decision, stopped=True)
         pause = max(0.05, min((decision.retry_at or 0) - time.time(), 1.0))
         if max_wait is not None and time.monotonic() - started + pause > max_wait:
             raise Refused(decision)

@@ -34,11 +34,52 @@ class NestedWSGIHandler(WSGIHandler):
         status = f"{response.status_code} {response.reason_phrase}"
         headers = [*response.items(), *(("Set-Cookie", c.OutputString()) for c in response.cookies.values())]
         start_response(status, headers)
+        if response.streaming:
+            return _ClosingIterable(response)  # a file download stays a stream
         try:
             return [b"".join(response)]
         finally:
             for closer in response._resource_closers:
                 closer()
+
+
+class _ClosingIterable:
+    """A streaming response's chunks, closing the response when the consumer is done (PEP 3333)."""
+
+    def __init__(self, response):
+        self.response = response
+
+    def __iter__(self):
+        return iter(self.response)
+
+    def close(self) -> None:
+        self.response.close()
+
+
+class _IterableRaw:
+    """A file-like ``raw`` for requests over a WSGI body iterable, so ``stream=True`` reads it lazily."""
+
+    def __init__(self, iterable):
+        self.iterable, self.chunks, self.buffer = iterable, iter(iterable), b""
+
+    def read(self, amount: int | None = None, **_) -> bytes:
+        while amount is None or len(self.buffer) < amount:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.buffer += chunk
+        if amount is None:
+            data, self.buffer = self.buffer, b""
+        else:
+            data, self.buffer = self.buffer[:amount], self.buffer[amount:]
+        return data
+
+    def close(self) -> None:
+        if hasattr(self.iterable, "close"):
+            self.iterable.close()
+
+    def release_conn(self) -> None:
+        self.close()
 
 
 class InProcessAdapter(BaseAdapter):
@@ -58,11 +99,15 @@ class InProcessAdapter(BaseAdapter):
             captured["status"], captured["headers"] = status, headers
 
         body_iterable = self.app(wsgi_environ(request), start_response)
-        try:
-            content = b"".join(body_iterable)
-        finally:
-            if hasattr(body_iterable, "close"):
-                body_iterable.close()
+        if stream:
+            content = None
+            raw = _IterableRaw(body_iterable)
+        else:
+            try:
+                content = b"".join(body_iterable)
+            finally:
+                if hasattr(body_iterable, "close"):
+                    body_iterable.close()
 
         code, _, reason = captured["status"].partition(" ")
         response = Response()
@@ -70,8 +115,11 @@ class InProcessAdapter(BaseAdapter):
         response.reason = reason
         response.headers = CaseInsensitiveDict(captured["headers"])
         response.encoding = get_encoding_from_headers(response.headers)
-        response._content = content
-        response._content_consumed = True
+        if content is None:
+            response.raw = raw
+        else:
+            response._content = content
+            response._content_consumed = True
         response.url = request.url
         response.request = request
         response.connection = self

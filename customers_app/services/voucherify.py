@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
@@ -366,6 +368,45 @@ class VoucherifyClient:
                 raise error from cause
             time.sleep(wait)
 
+    def stream_lines(self, url: str) -> Iterator[str]:
+        """GET an absolute download URL (an export's ``result.url``) and yield its text line by line.
+
+        The URL must be on this client's API or on Voucherify's download hosts: it carries its own
+        token, so the application keys are not sent with it.
+        """
+        if not self._trusted_download_url(url):
+            raise RequestError("Voucherify's download URL points at an unexpected host", details=urlsplit(url).netloc)
+        started = time.monotonic()
+        self._book(started + self.total_timeout)
+        try:
+            response = self.session.get(
+                url,
+                headers={"X-App-Id": None, "X-App-Token": None, "Accept": "text/plain"},
+                timeout=self.timeout,
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            raise UpstreamTimeout("Voucherify did not answer in time") from exc
+        except requests.RequestException as exc:
+            raise Unavailable("Could not reach Voucherify") from exc
+        route = ApiPath("/v1/exports/{}?token=…", "…")
+        _record_rate_limit(response)
+        if response.status_code >= 400:
+            error = _error_from_response(response)
+            self._log("GET", route, response, started, 1, error=error)
+            raise error
+        self._log("GET", route, response, started, 1)
+        return _text_lines(response)
+
+    def _trusted_download_url(self, url: str) -> bool:
+        parts, api = urlsplit(url), urlsplit(self.base_url)
+        if (parts.scheme, parts.netloc) == (api.scheme, api.netloc) and parts.path.startswith(api.path + "/"):
+            return True
+        host = parts.hostname or ""
+        download_host = host == "download.voucherify.io" or host.endswith(".download.voucherify.io")
+        return parts.scheme == "https" and download_host
+
     def _book(self, deadline: float) -> budget.Decision:
         """Asks the governor for one call: a page is refused at once, background work waits for room."""
         decision = budget.acquire()
@@ -375,6 +416,8 @@ class VoucherifyClient:
             try:
                 return budget.wait_for_room(max_wait=max(0.0, deadline - time.monotonic()))
             except budget.Refused as refused:
+                if refused.stopped:
+                    raise  # the job was cancelled while it waited: not an upstream failure
                 decision = refused.decision
         retry_at = datetime.fromtimestamp(decision.retry_at, UTC) if decision.retry_at else None
         raise RateLimited(
@@ -415,6 +458,23 @@ class VoucherifyClient:
             request_id,
             attempts,
         )
+
+
+def _text_lines(response: requests.Response) -> Iterator[str]:
+    """The body as UTF-8 text lines, each ending in its ``\n`` (split on nothing else: a CSV cell may
+    hold other line separators, and ``csv.reader`` joins quoted line breaks again)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    try:
+        for chunk in response.iter_content(64 * 1024):
+            *lines, pending = (pending + decoder.decode(chunk)).split("\n")
+            for line in lines:
+                yield line + "\n"
+        pending += decoder.decode(b"", final=True)
+        if pending:
+            yield pending
+    finally:
+        response.close()
 
 
 def _decode(response: requests.Response) -> Any:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from ..audit import Action, audited
 from ..erasure import guard_check_rows
+from ..export_jobs import customers_matching
 from ..forms import CustomerFilterForm
 from ..import_forms import BULK_FIELDS, BulkUpdateForm
 from ..jobs import bulk_update_start, metadata_update_start
@@ -21,7 +22,7 @@ from ..services.customers import customer_get, customer_list
 from ..services.voucherify import NotFound, RequestError
 from ..types import Customer
 from .erasure import guard_stop
-from .export import customers_matching, filters_from
+from .export import filters_from
 
 MAX_SELECTED = 100  # one list page at most
 ALL_MATCHING_CAP = 1000

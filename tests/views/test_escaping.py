@@ -507,9 +507,17 @@ def test_export_page_is_escaped(admin_role_client, evil):
 
 
 def test_export_csv_defuses_formulas_and_keeps_the_text(admin_role_client, evil):
+    from customers_app.background import run_job
+    from customers_app.models import BackgroundJob
+
     columns = list(EXPORT_COLUMNS)
-    response = get(admin_role_client, "/customers/export/", email=evil.email, download="1", columns=columns)
-    rows = csv_rows(response)
+    response = admin_role_client.post("/customers/export/", {"email": evil.email, "columns": columns})
+    assert response.status_code == 302
+    job = BackgroundJob.objects.get()
+    run_job.call(str(job.pk))  # what the worker does
+    html = get(admin_role_client, f"/jobs/run/{job.pk}/").content.decode()
+    assert "Download the CSV file" in html, html
+    rows = csv_rows(get(admin_role_client, f"/jobs/run/{job.pk}/download/"))
     header = rows[0]
     by_id = {row[header.index("Id")]: dict(zip(header, row, strict=True)) for row in rows[1:]}
     assert set(by_id) == {evil.id, evil.twin["id"]}

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from werkzeug import Response
 
-from customers_app.views.export import customer_pages
+from customers_app.export_jobs import customer_pages
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from customers_app.management.commands.dashboard_user import set_user_role
 
 pytestmark = pytest.mark.django_db
 
-ANY_JOBS = (roles.IMPORT, roles.BULK_UPDATE)
+ANY_JOBS = (roles.IMPORT, roles.BULK_UPDATE, roles.EXPORT)
 
 # URL name -> (permissions, any one of which lets a user in; the methods the view answers).
 PROTECTED = {
@@ -28,6 +28,9 @@ PROTECTED = {
     "jobs": (ANY_JOBS, {"GET"}),
     "job": (ANY_JOBS, {"GET"}),
     "job-rejected": (ANY_JOBS, {"GET"}),
+    "background-job": (ANY_JOBS, {"GET"}),
+    "background-job-cancel": (ANY_JOBS, {"POST"}),
+    "background-job-download": (ANY_JOBS, {"GET"}),
     "erasures": ((roles.ERASE,), {"GET"}),
     "erasure": ((roles.ERASE,), {"GET"}),
     "erasure-evidence": ((roles.ERASE,), {"GET"}),
@@ -43,7 +46,12 @@ PROTECTED = {
     "history": ((roles.VIEW_AUDIT,), {"GET"}),
     "detail": ((roles.VIEW,), {"GET"}),
 }
-ARGS = {"customer_id": "cust_matrix_nobody", "async_action_id": "aa_matrix_nobody", "pk": 999999}
+ARGS = {
+    "customer_id": "cust_matrix_nobody",
+    "async_action_id": "aa_matrix_nobody",
+    "pk": 999999,
+    "job_id": "00000000-0000-4000-8000-000000000000",
+}
 ROLES = ["support", "marketer", "admin", None]  # None: signed in, but in no role
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from customers_app.background import resume_stale
 from customers_app.roles import ROLE_GROUPS
 
 DEMO_CUSTOMERS = 2000
@@ -21,10 +22,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, customers, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        resumed = resume_stale()  # jobs a previous stop interrupted carry on once the worker starts
         if not settings.DEBUG:
             call_command("collectstatic", interactive=False, verbosity=0)
         url = f"http://127.0.0.1:{settings.PORT}"
         lines = [f"Dashboard: {url}/"]
+        if resumed:
+            lines.append(f"Jobs:      {resumed} interrupted job(s) queued again")
         if settings.SANDBOX_MODE:
             call_command("migrate", database="sandbox", interactive=False, verbosity=0)
             call_command("sandbox_seed", customers=customers, if_empty=True)
