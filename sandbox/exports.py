@@ -15,6 +15,7 @@ Choices where Voucherify's documentation is silent:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hmac
 import io
@@ -412,7 +413,8 @@ def _date_condition(column: str, op: str, values: list, where: str) -> Q:
 
 
 def _json_path(key: str) -> str:
-    return "$" + "".join("." + json.dumps(part, ensure_ascii=False) for part in key.split("."))
+    # ASCII-escaped labels, as Django writes (and itself addresses) JSON: SQLite matches labels as written.
+    return "$" + "".join("." + json.dumps(part) for part in key.split("."))
 
 
 def _json_func(function: str, path: str, output_field):
@@ -508,9 +510,8 @@ def _partial_name(export_id: str) -> str:
 def export_delete(export: Export) -> None:
     """Deletes the export and its file; a thread still writing it drops its file when it finds the row gone."""
     Export.objects.filter(id=export.id).delete()
-    files = storage()
-    files.delete(file_name(export.id))
-    files.delete(_partial_name(export.id))
+    _discard(file_name(export.id))
+    _discard(_partial_name(export.id))
 
 
 def token_matches(export: Export, token: str) -> bool:
@@ -519,15 +520,22 @@ def token_matches(export: Export, token: str) -> bool:
 
 def open_file(export: Export):
     """The finished CSV, opened for reading; a 404 when the export is not DONE or its file is gone."""
-    details = None
     if export.status != Export.DONE:
-        details = f"Export {export.id} has no file yet: its status is {export.status}"
-    elif not export.file_name or not storage().exists(export.file_name):
-        details = f"The file of export {export.id} is gone"
-    if details is not None:
-        raise ApiError(404, "not_found", "Resource not found", details, resource_id=export.id,
-                       resource_type="export")  # fmt: skip
-    return storage().open(export.file_name, "rb")
+        raise _no_file(export, f"Export {export.id} has no file yet: its status is {export.status}")
+    try:
+        return storage().open(export.file_name or file_name(export.id), "rb")
+    except (FileNotFoundError, NotADirectoryError) as error:
+        raise _no_file(export, f"The file of export {export.id} is gone") from error
+
+
+def _no_file(export: Export, details: str) -> ApiError:
+    return ApiError(404, "not_found", "Resource not found", details, resource_id=export.id, resource_type="export")
+
+
+def _discard(name: str) -> None:
+    """Deletes a file of the export storage if it is there."""
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        storage().delete(name)
 
 
 def export_json(export: Export, *, base_url: str) -> dict:
@@ -585,7 +593,7 @@ def _process(export_id: str, heartbeat: background.Heartbeat) -> None:
         fields = {"status": Export.ERROR, "error": str(error) or type(error).__name__}
     if not Export.objects.filter(id=export_id).update(updated_at=now(), **fields):
         # Deleted while it was being written.
-        storage().delete(name)
+        _discard(name)
 
 
 def write_csv(export: Export, name: str) -> int:
@@ -614,7 +622,7 @@ def write_csv(export: Export, name: str) -> int:
             text.flush()
             text.detach()
     except BaseException:
-        files.delete(partial)
+        _discard(partial)
         raise
     os.replace(files.path(partial), files.path(name))
     return count
@@ -705,7 +713,7 @@ def recover(export: Export) -> Export:
         return export
     logger.info("export %s was left %s by a stopped process; running it here", export.id, export.status)
     Export.objects.filter(id=export.id).update(status=Export.SCHEDULED, updated_at=now())
-    storage().delete(_partial_name(export.id))
+    _discard(_partial_name(export.id))
     background.start_thread(_run, export.id)
     return Export.objects.get(id=export.id)
 

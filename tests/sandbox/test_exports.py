@@ -131,6 +131,7 @@ PEOPLE = [
             "score": 9.5,
             "joined": "2023-04-01T10:00:00Z",
             "prefs": {"lang": "pl"},
+            "język ulubiony": "Polski",
         },
     },
     {
@@ -238,6 +239,7 @@ METADATA_CASES = [
     (cond("metadata.joined", "$after", ["2023-12-31"]), {"bob"}),
     (cond("metadata.joined", "$before", ["2024-01-01T00:00:00Z"]), {"ann"}),
     (cond("metadata.nothing", "$is_unknown", []), ALL),
+    (cond("metadata.język ulubiony", "$is", ["POLSKI"]), {"ann"}),
 ]
 
 JUNCTION_CASES = [
