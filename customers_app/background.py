@@ -92,10 +92,14 @@ def resume_stale() -> int:
     stale = BackgroundJob.objects.filter(status=BackgroundJob.Status.RUNNING, lease_until__lt=timezone.now())
     count = 0
     for job in stale:
-        logger.warning("job %s was interrupted (lease ran out); queueing it again", job.pk)
-        BackgroundJob.objects.filter(pk=job.pk, lease_until=job.lease_until).update(resumed=job.resumed + 1)
-        _enqueue(job)
-        count += 1
+        # Back to the queue once per interruption, however many pages notice it at the same moment.
+        requeued = BackgroundJob.objects.filter(pk=job.pk, status=job.status, lease_until=job.lease_until).update(
+            status=BackgroundJob.Status.QUEUED, lease_until=None, runner="", resumed=job.resumed + 1
+        )
+        if requeued:
+            logger.warning("job %s was interrupted (its worker stopped); queued again", job.pk)
+            _enqueue(job)
+            count += 1
     return count
 
 

@@ -269,9 +269,13 @@ def _forget_upstream(export_id: str) -> None:
 
 
 def _on_cancel(run: JobRun) -> None:
+    """A cancelled export leaves no file behind, here or at Voucherify."""
     export_id = run.job.checkpoint.get("export_id")
     if export_id:
         _forget_upstream(export_id)
+    if run.job.file_name:
+        storage.delete(run.job.file_name)
+        BackgroundJob.objects.filter(pk=run.job.pk).update(file_name="", file_size=None)
 
 
 run_export.on_cancel = _on_cancel

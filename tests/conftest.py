@@ -275,3 +275,31 @@ def big_sandbox_dir(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("big-sandbox")
     prepare_product(product_env(workdir, free_port()), BIG_SANDBOX_CUSTOMERS)
     return workdir
+
+
+def signed_in(url: str, username: str, password: str = "demo-password-for-tests") -> requests.Session:
+    """A browser-like session of a served product, signed in through its login form."""
+    import re
+
+    session = requests.Session()
+    login = session.get(url + "/accounts/login/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+    answer = session.post(
+        url + "/accounts/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+        headers={"Referer": url + "/accounts/login/"},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert answer.status_code == 302, answer.text[:500]
+    session.headers["Referer"] = url + "/"
+    return session
+
+
+def csrf_post(session: requests.Session, url: str, form_url: str, data: dict, **kwargs) -> requests.Response:
+    """POSTs a form the way a browser does: with the CSRF token of the page that holds the form."""
+    import re
+
+    page = session.get(form_url, timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    return session.post(url, data={**data, "csrfmiddlewaretoken": token}, timeout=60, **kwargs)

@@ -135,3 +135,30 @@ def test_export_default_columns_are_all_offered(marketer_client):
 def test_support_cannot_export(support_client):
     assert support_client.get("/customers/export/").status_code == 403
     assert support_client.post("/customers/export/", {"columns": "Email"}).status_code == 403
+
+
+def test_an_erasure_removes_every_export_file_holding_the_person(admin_role_client, sandbox_server):
+    from django.urls import reverse
+
+    from customers_app import storage
+
+    city, tag = unique("city"), unique("tag")
+    email = f"gone.{tag}@example.com"
+    person = sandbox_server.api("POST", "/v1/customers", json={"name": "Gone Soon", "email": email,
+                                                                "address": {"city": city}}).json()  # fmt: skip
+    sandbox_server.api("POST", "/v1/customers", json={"name": "Stays", "address": {"city": city}})
+    with_person = export(admin_role_client, city=city, columns=["Name", "Email"])
+    by_email = export(admin_role_client, email=email, columns=["Id"])
+    unrelated = export(admin_role_client, city=unique("city"), columns=["Id"])
+    assert storage.exists(with_person.file_name) and storage.exists(by_email.file_name)
+
+    form = {"reference": "GDPR-1", "requester": "data_subject", "reason": "Art. 17", "confirmation": email}
+    assert admin_role_client.post(reverse("customers:erase", args=[person["id"]]), form).status_code == 302
+
+    for job in (with_person, by_email):
+        job.refresh_from_db()
+        assert job.file_name == "" and "erased" in job.message
+        assert admin_role_client.get(f"/jobs/run/{job.pk}/download/").status_code == 404
+    assert by_email.params["filters"]["email"] == "(erased)"  # nor in what the job was asked
+    unrelated.refresh_from_db()
+    assert storage.exists(unrelated.file_name)
