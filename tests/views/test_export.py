@@ -105,7 +105,8 @@ def test_export_neutralises_spreadsheet_formulas(marketer_client, sandbox_server
 def test_export_keeps_names_in_utf8(marketer_client, sandbox_server):
     city = unique("city")
     sandbox_server.api("POST", "/v1/customers", json={"name": "Łukasz Dvořák", "address": {"city": city}})
-    assert download(marketer_client, export(marketer_client, city=city, columns=["Name"])) == [["Name"], ["Łukasz Dvořák"]]
+    job = export(marketer_client, city=city, columns=["Name"])
+    assert download(marketer_client, job) == [["Name"], ["Łukasz Dvořák"]]
 
 
 def test_only_the_owner_and_admins_may_download(marketer_client, login_as, sandbox_server):
