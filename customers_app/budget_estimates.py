@@ -30,3 +30,9 @@ def job_duration(calls: int) -> Duration:
     per_window = max(1, min(usage.background_limit, usage.limit - usage.reserve - usage.calls["interactive"]))
     per_minute = max(1, round(per_window * 60 / usage.window_seconds))
     return Duration(calls, math.ceil(calls / per_minute), per_minute)
+
+
+def import_cost(rows: int) -> int:
+    """An import is one call that sends the file; Voucherify works through it on its own. Following
+    it on the job page then costs one call per look (every 2 s while the page is open)."""
+    return 1

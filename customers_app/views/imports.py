@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from .. import csv_import
 from ..audit import Action, audited
+from ..budget_estimates import import_cost, job_duration
 from ..csv_import import CleanFileTooBig, CsvFileError, CsvFormat
 from ..erasure import guard_check_numbered
 from ..import_forms import MappingForm, UploadForm
@@ -233,7 +234,16 @@ def import_preview_view(request):
         messages.error(request, str(error))
         return redirect("customers:import-map")
     encoding_label = dict(csv_import.ENCODING_CHOICES).get(state["encoding"], state["encoding"])
-    context = {"preview": preview, "state": state, "encoding_label": encoding_label, "step": 3, "nav": "import"}
+    calls = import_cost(preview.valid)
+    context = {
+        "preview": preview,
+        "state": state,
+        "encoding_label": encoding_label,
+        "step": 3,
+        "calls": calls,
+        "duration": job_duration(calls),
+        "nav": "import",
+    }
     return render(request, "imports/preview.html", context)
 
 

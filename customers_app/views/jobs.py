@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -60,6 +61,14 @@ def job_list_view(request):
     return render(request, "jobs/list.html", context)
 
 
+def poll_seconds(action) -> int:
+    """Every look at an async action is an API call: often while it is young, sparingly later."""
+    if action.created_at is None:
+        return 5
+    age = (timezone.now() - action.created_at).total_seconds()
+    return 2 if age < 60 else 5 if age < 600 else 15
+
+
 @jobs_permission_required
 @require_GET
 @vary_on_headers("HX-Request")
@@ -74,6 +83,7 @@ def job_detail_view(request, async_action_id: str):
     context = {
         "job": job,
         "action": action,
+        "poll_seconds": poll_seconds(action),
         "result": action.result,
         "failures": failures[:500],
         "failure_count": len(failures),

@@ -280,6 +280,7 @@ def test_preview_reports_each_bad_row_with_line_and_value(marketer_client, sandb
         assert value in html and message in html
     assert "Existing customers are overwritten" in html
     assert "Import 2 customers" in html
+    assert 'data-calls="1"' in html and "about 1 Voucherify call," in html  # the cost, before confirming
     # The first rows exactly as they will be sent: the dotted date in ISO form.
     assert "<td>1991-06-17</td>" in html
     action = wait_for_action(sandbox_server, confirm(marketer_client))

@@ -172,11 +172,24 @@ def test_jobs_list_records_who_started_what(marketer_client, sandbox_server):
 def test_running_job_fragment_polls_and_finished_one_does_not():
     running = AsyncAction.from_api({"id": "aa_1", "status": "IN_PROGRESS", "progress": 40})
     done = AsyncAction.from_api({"id": "aa_1", "status": "DONE", "progress": 100, "result": {"message": "ok"}})
-    running_html = render_to_string("jobs/detail.html#status", {"action": running, "result": {}})
+    running_html = render_to_string("jobs/detail.html#status", {"action": running, "result": {}, "poll_seconds": 2})
     done_html = render_to_string("jobs/detail.html#status", {"action": done, "result": done.result})
     assert 'hx-trigger="every 2s"' in running_html and 'value="40"' in running_html
     assert 'hx-get="/jobs/aa_1/"' in running_html
     assert "hx-trigger" not in done_html and "ok" in done_html
+
+
+def test_the_job_page_looks_less_often_as_a_job_ages():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from customers_app.views.jobs import poll_seconds
+
+    def aged(seconds):
+        return AsyncAction.from_api({"id": "aa_1", "created_at": (timezone.now() - timedelta(seconds=seconds)).isoformat()})
+
+    assert [poll_seconds(aged(s)) for s in (5, 120, 3600)] == [2, 5, 15]
 
 
 def test_unknown_job_is_404(marketer_client):
