@@ -1,4 +1,8 @@
-"""Bulk updates from the customer list: choose what to set, preview before → after, then send."""
+"""Bulk updates from the customer list: choose what to set, preview before → after, then send.
+
+Selected rows (a list page at most) are sent at once; "all matching this filter" starts a
+background job (``bulk_jobs``) that walks every match, however many there are.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from ..audit import Action, audited
+from ..budget_estimates import job_duration
+from ..bulk_jobs import bulk_update_cost, start_bulk_update, update_body, update_kinds
 from ..erasure import guard_check_rows
-from ..export_jobs import customers_matching
+from ..export_jobs import PAGE_SIZE
 from ..forms import CustomerFilterForm
 from ..import_forms import BULK_FIELDS, BulkUpdateForm
 from ..jobs import bulk_update_start, metadata_update_start
@@ -25,21 +31,21 @@ from .erasure import guard_stop
 from .export import filters_from
 
 MAX_SELECTED = 100  # one list page at most
-ALL_MATCHING_CAP = 1000
 PREVIEW_ROWS = 50
 SELECTION_KEYS = ("id", "scope", *CustomerFilterForm.FILTER_FIELDS)
 
 
 @dataclass
 class Selection:
-    """The customers to update, just read from Voucherify."""
+    """The customers to update, just read from Voucherify (for "all matching": the first page only)."""
 
     customers: list[Customer] = field(default_factory=list)  # those with a source id
     without_source_id: list[Customer] = field(default_factory=list)
     missing: int = 0
+    requested: int = 0  # ids asked for (selected rows), each one read
     all_matching: bool = False
     total_matching: int = 0
-    capped: bool = False
+    filters: dict = field(default_factory=dict)
     filter_chips: list = field(default_factory=list)
 
     @property
@@ -48,22 +54,24 @@ class Selection:
 
 
 def _read_selection(query: QueryDict) -> Selection | None:
-    """Reads the chosen customers (ids from the list, or all matching the filters, capped)."""
+    """Reads the chosen customers: the ids from the list, or the first page of all matching the filters."""
     selection = Selection()
     if query.get("scope") == "all":
         form = CustomerFilterForm(query)
         if not form.is_valid():
             return None
-        filters = filters_from(form)
         selection.all_matching = True
-        selection.total_matching = customer_list(**filters, limit=1).total
-        selection.capped = selection.total_matching > ALL_MATCHING_CAP
+        selection.filters = filters_from(form)
         selection.filter_chips = form.active_filters()
-        found = list(customers_matching(filters=filters, cap=ALL_MATCHING_CAP))
+        # One call for the preview and the total; the job reads the rest as it goes.
+        first = customer_list(**selection.filters, limit=PAGE_SIZE)
+        selection.total_matching = first.total
+        found = first.customers
     else:
         ids = list(dict.fromkeys(i for i in query.getlist("id") if i))[:MAX_SELECTED]
         if not ids:
             return None
+        selection.requested = len(ids)
         found = []
         for customer_id in ids:
             try:
@@ -75,23 +83,19 @@ def _read_selection(query: QueryDict) -> Selection | None:
     return selection
 
 
-def _address_key(name: str) -> str:
-    return name.removeprefix("address_")
-
-
-def _update_body(customer: Customer, changes: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {"source_id": customer.source_id}
-    for name, value in changes.items():
-        if name.startswith("address_"):
-            body.setdefault("address", {})[_address_key(name)] = value
-        else:
-            body[name] = value
-    return body
+def _cost(selection: Selection, changes: dict[str, str], metadata: dict[str, str]) -> dict[str, Any]:
+    """What sending costs: the job's estimate for all matching; one read per id and one send per kind otherwise."""
+    kinds = len(update_kinds(changes, metadata))
+    if selection.all_matching:
+        calls = bulk_update_cost(total=selection.total_matching, kinds=kinds)
+        return {"calls": calls, "duration": job_duration(calls)}
+    return {"calls": selection.requested + kinds, "reads": selection.requested, "sends": kinds}
 
 
 def _before(customer: Customer, name: str) -> str:
     if name.startswith("address_"):
-        return (getattr(customer.address, _address_key(name), None) if customer.address else None) or ""
+        key = name.removeprefix("address_")
+        return (getattr(customer.address, key, None) if customer.address else None) or ""
     value = getattr(customer, name, None)
     return value.isoformat() if hasattr(value, "isoformat") else (value or "")
 
@@ -124,8 +128,8 @@ def customer_bulk_view(request):
     context = {
         "selection": selection,
         "form": form,
-        "cap": ALL_MATCHING_CAP,
         "max_selected": MAX_SELECTED,
+        "page_size": PAGE_SIZE,
         "selection_hidden": selection_hidden,
         "nav": "customers",
     }
@@ -138,8 +142,11 @@ def customer_bulk_view(request):
             changes=changes,
             metadata=metadata,
             hidden=[(k, v) for k, v in _hidden(query) if k != "preview"],
+            **_cost(selection, changes, metadata),
         )
         return render(request, "customers/bulk_preview.html", context)
+    if selection.all_matching:
+        return _start_job(request, selection, changes, metadata)
     if not selection.customers:
         messages.error(request, "None of the selected customers has a source id, so none can be bulk-updated.")
         return redirect("customers:list")
@@ -167,7 +174,7 @@ def _send(request, selection: Selection, changes: dict[str, str], metadata: dict
             ) as audit:
                 job = bulk_update_start(
                     user=request.user,
-                    updates=[_update_body(c, changes) for c in selection.customers],
+                    updates=[update_body(c.source_id, changes) for c in selection.customers],
                     description=description,
                 )
                 audit.target_id = job.async_action_id
@@ -194,3 +201,35 @@ def _send(request, selection: Selection, changes: dict[str, str], metadata: dict
     for job in jobs:
         messages.success(request, f"{job.description}: job {job.async_action_id} started.")
     return redirect("customers:job", jobs[0].async_action_id)
+
+
+def _start_job(request, selection: Selection, changes: dict[str, str], metadata: dict[str, str]):
+    """Every match, however many: a background job reads them page by page and sends them in chunks."""
+    if not selection.total_matching:
+        messages.error(request, "No customers match this filter, so there is nothing to update.")
+        return redirect("customers:list")
+    # The email being set goes to every match: an erased email is stopped here (an administrator may
+    # override). Source ids are checked page by page by the job, which leaves erased people out.
+    check_email = True
+    if changes.get("email"):
+        hits = guard_check_rows([{"email": changes["email"]}])
+        if hits:
+            stopped = guard_stop(
+                request, person=hits[0].person, target="customers.bulk_update", rows=selection.total_matching
+            )
+            if stopped is not None:
+                return stopped
+            check_email = False
+    job = start_bulk_update(
+        user=request.user,
+        filters=selection.filters,
+        changes=changes,
+        metadata=metadata,
+        total=selection.total_matching,
+        check_email=check_email,
+    )
+    count = selection.total_matching
+    messages.success(
+        request, f"Bulk update of {count:,} matching customer{'s' if count != 1 else ''} started as a background job."
+    )
+    return redirect("customers:background-job", job_id=job.pk)

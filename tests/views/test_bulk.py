@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from customers_app.models import Job
+from customers_app.bulk_jobs import bulk_update_cost
+from customers_app.models import BackgroundJob, Job
+from customers_app.services import budget
 from customers_app.views import bulk
 from tests.csv_samples import (
     remove_created_customers,  # noqa: F401 - a fixture
@@ -76,24 +78,46 @@ def test_customers_without_source_id_are_left_out_and_said_so(marketer_client, s
     assert not get(sandbox_server, without[0]["id"]).get("description")
 
 
-def test_all_matching_a_filter_with_a_stated_cap(marketer_client, sandbox_server, monkeypatch):
+def test_all_matching_a_filter_has_no_cap_and_starts_a_job(marketer_client, sandbox_server):
     city = unique("city")
-    people = make_customers(sandbox_server, 4, city=city)
-    monkeypatch.setattr(bulk, "ALL_MATCHING_CAP", 3)
-    html = marketer_client.get("/customers/bulk/", {"scope": "all", "city": city}).content.decode()
-    assert "All customers matching this filter" in html and "4 customers" in html
-    assert "capped at 3 customers" in html
-    response = marketer_client.post(
-        "/customers/bulk/", {"scope": "all", "city": city, "set-meta_key_0": "campaign", "set-meta_value_0": "spring"}
-    )
+    make_customers(sandbox_server, 4, city=city)
+    make_customers(sandbox_server, 1, city=city, with_source_id=False)
+    query = {"scope": "all", "city": city, "set-meta_key_0": "campaign", "set-meta_value_0": "spring"}
+    html = marketer_client.get("/customers/bulk/", {**query, "preview": "1"}).content.decode()
+    assert "All customers matching this filter" in html and 'data-count="matching">5<' in html
+    assert "capped" not in html
+    assert "Customers without a source id are counted and left out when the job runs" in html
+    assert f'data-calls="{bulk_update_cost(total=5, kinds=1)}"' in html and "calls/minute" in html
+    assert "Start updating all 5 matching customers" in html
+    response = marketer_client.post("/customers/bulk/", query)
     assert response.status_code == 302
-    job = Job.objects.get(kind=Job.Kind.METADATA_UPDATE)
-    assert job.row_count == 3
-    wait_for_action(sandbox_server, job.async_action_id)
-    updated = [p for p in people if get(sandbox_server, p["id"])["metadata"].get("campaign") == "spring"]
-    assert len(updated) == 3
-    # Newest first, like the list: the oldest one is beyond the cap.
-    assert people[0] not in updated
+    job = BackgroundJob.objects.get()
+    assert response["Location"] == f"/jobs/run/{job.pk}/"
+    assert job.kind == BackgroundJob.Kind.BULK_UPDATE and job.total == 5
+    assert job.calls_estimate == bulk_update_cost(total=5, kinds=1)
+    assert job.params["filters"] == {"city": city} and job.params["metadata"] == {"campaign": "spring"}
+    assert not Job.objects.exists()  # nothing is sent from the request: the job sends it
+    page = marketer_client.get(response["Location"]).content.decode()
+    assert "Set metadata campaign on every matching customer" in page
+
+
+def test_all_matching_preview_reads_only_the_first_page(marketer_client, sandbox_server):
+    total = sandbox_server.api("GET", "/v1/customers", params={"limit": 1}).json()["total"]
+    assert total >= 1000  # as many as the old cap, and many pages of the list
+    with budget.counting() as calls:
+        response = marketer_client.get("/customers/bulk/", {"scope": "all", "preview": "1", "set-description": "X"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert calls[0] == 1  # one page of 100: the preview does not walk every match
+    assert f'data-count="matching">{total:,}<' in html and f"Start updating all {total:,} matching customers" in html
+    assert html.count('<td class="after">X</td>') == bulk.PREVIEW_ROWS
+
+
+def test_preview_of_selected_customers_states_its_cost(marketer_client, sandbox_server):
+    ids = [p["id"] for p in make_customers(sandbox_server, 3, city=unique("city"))]
+    changes = {"id": ids, "preview": "1", "set-phone": "+420 555 000 2", "set-meta_key_0": "a", "set-meta_value_0": "b"}
+    html = marketer_client.get("/customers/bulk/", changes).content.decode()
+    assert 'data-calls="5"' in html  # a read of each selected customer, then bulk/async and metadata/async
 
 
 def test_bulk_form_validation(marketer_client, sandbox_server):
