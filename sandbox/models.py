@@ -29,9 +29,16 @@ class Customer(models.Model):
     updated_at = models.DateTimeField()
 
     class Meta:
+        # One index per list order, holding the columns the range and name filters read as well: a
+        # filtered page is then found by walking the index, reading a row only once it matches (a row
+        # is ~2 KB, an index entry ~100 bytes). City pages come newest first from their own index.
         indexes = [
-            models.Index(fields=["created_at", "id"], name="cust_created_idx"),
-            models.Index(fields=["updated_at", "id"], name="cust_updated_idx"),
+            models.Index(fields=["created_at", "id", "updated_at", "name_lower"], name="cust_created_cover"),
+            models.Index(fields=["updated_at", "id", "created_at", "name_lower"], name="cust_updated_cover"),
+            models.Index(
+                fields=["source_id", "id", "created_at", "updated_at", "name_lower"], name="cust_source_cover"
+            ),
+            models.Index(fields=["city_lower", "created_at", "id"], name="cust_city_created_idx"),
         ]
 
     def __str__(self) -> str:

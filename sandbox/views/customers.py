@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models.functions import StrIndex
+from django.db.models.lookups import GreaterThan
 from django.http import HttpResponse, JsonResponse
 
 from sandbox.api import api_view, choice_param, datetime_param, int_param, iso, json_body, new_id, now
@@ -34,36 +37,58 @@ def list_customers(params) -> dict:
     limit = int_param(params, "limit", 1, 100, 10)
     page = int_param(params, "page", 1, 99, 1)
     order = choice_param(params, "order", LIST_ORDERS, "-created_at")
-    rows = Customer.objects.all()
+    matching = Q()
     if params.get("email"):
-        rows = rows.filter(email_lower=params["email"].lower())
+        matching &= Q(email_lower=params["email"].lower())
     if params.get("city"):
-        rows = rows.filter(city_lower=params["city"].lower())
+        matching &= Q(city_lower=params["city"].lower())
     if params.get("name"):
-        rows = rows.filter(name_lower__contains=params["name"].lower())
-    if params.get("segment_id"):
-        rows = rows.filter(memberships__segment_id=params["segment_id"])
+        # Both sides are str.lower()ed, so a plain substring test is the Unicode-aware match (and
+        # INSTR is cheaper than LIKE over 100,000 rows).
+        matching &= Q(GreaterThan(StrIndex("name_lower", Value(params["name"].lower())), 0))
     for field in ("created_at", "updated_at"):
         before = datetime_param(params, f"{field}[before]")
         after = datetime_param(params, f"{field}[after]")
         if before is not None:
-            rows = rows.filter(**{f"{field}__lt": before})
+            matching &= Q(**{f"{field}__lt": before})
         if after is not None:
-            rows = rows.filter(**{f"{field}__gt": after})
-    total = rows.count()
+            matching &= Q(**{f"{field}__gt": after})
+    rows = Customer.objects.filter(matching)
+    offset = (page - 1) * limit
+    if params.get("segment_id"):
+        members = SegmentMembership.objects.filter(segment_id=params["segment_id"])
+        size = members.count()
+        in_segment = Exists(members.filter(customer=OuterRef("pk")))
+        # A membership names an existing customer (foreign key) at most once (unique constraint), so
+        # without other filters the segment's size is the count.
+        total = rows.filter(in_segment).count() if matching and size else size
+        if total:
+            # Two ways to the page, the same rows either way. EXISTS walks the order's index checking
+            # each customer's membership (about 0.6 µs a check) until offset + limit + 1 of the matches
+            # turn up: cheap for big segments, and with other filters, which the index answers before
+            # any check. IN reads every member's row for its sort key (3-5 µs each) and sorts them:
+            # cheap for a small segment on its own.
+            small = not matching and size * 6 < (offset + limit + 1) * Customer.objects.count() / total
+            rows = rows.filter(id__in=members.values("customer_id")) if small else rows.filter(in_segment)
+    else:
+        total = rows.count()
     cursor = datetime_param(params, "starting_after")
     if cursor is not None:
         ascending = order in ("created_at", "updated_at")
         rows = rows.filter(**{f"created_at__{'gt' if ascending else 'lt'}": cursor})
     tie = "-id" if order.startswith("-") else "id"
-    offset = (page - 1) * limit
-    found = list(rows.order_by(order, tie)[offset : offset + limit + 1])
+    # The page's ids first, then their rows: a sort (or OFFSET) then handles ids, not ~2 KB rows.
+    ids = []
+    if offset < total:  # past the last match there is nothing to find (a cursor only narrows the matches)
+        ids = list(rows.order_by(order, tie).values_list("id", flat=True)[offset : offset + limit + 1])
+    found = Customer.objects.in_bulk(ids[:limit])
     return {
         "object": "list",
         "data_ref": "customers",
-        "customers": [customer_json(c) for c in found[:limit]],
+        # A customer deleted between the two reads is left out.
+        "customers": [customer_json(found[i]) for i in ids[:limit] if i in found],
         "total": total,
-        "has_more": len(found) > limit,
+        "has_more": len(ids) > limit,
     }
 
 
