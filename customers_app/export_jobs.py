@@ -22,7 +22,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import storage
-from .background import JobRun, start_job
+from .background import JobRun, request_cancel, start_job
 from .models import BackgroundJob
 from .services.customers import customer_list
 from .services.exports import export_create, export_delete, export_download, export_get
@@ -312,6 +312,8 @@ def purge_jobs_mentioning(values: Iterable[str]) -> int:
     for job in BackgroundJob.objects.all():
         text = json.dumps(job.params, ensure_ascii=False).casefold()
         if any(value in text for value in folded):
+            if not job.is_finished:  # it would go on using the erased values (or "(erased)" in their place)
+                request_cancel(job)
             job.params = _blank(job.params, folded)
             job.save(update_fields=["params"])
     count = 0
