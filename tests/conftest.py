@@ -29,6 +29,14 @@ def pytest_configure(config):
     if "sandbox" in settings.DATABASES:
         test_name = Path(tempfile.gettempdir()) / f"sandbox-tests-{os.getpid()}.sqlite3"
         settings.DATABASES["sandbox"].setdefault("TEST", {})["NAME"] = str(test_name)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright leaves an event loop on the main thread for the rest of the
+    session, and Django then refuses database access from that thread."""
+    items.sort(key=lambda item: "tests/browser/" in str(item.fspath))
+
+
 SANDBOX_CUSTOMERS = 1000  # enough to page past page 99 at 10 per page
 
 
