@@ -2,7 +2,10 @@
 
 Starts the product in sandbox mode under gunicorn with SANDBOX_LATENCY_MS=100 (a real network's
 delay on every sandbox answer), then times each dashboard page and the API call it is built on,
-alternating between the two so that both see the same machine load. Prints one table.
+alternating between the two so that both see the same machine load. Then CSV import and export
+(``tests.bench_import_export``, skipped with BENCH_SKIP_IMPORT_EXPORT=1) and the sandbox at 100,000
+customers: seed time and memory, list calls with the rate limit on and off (``tests.bench_sandbox``,
+skipped with BENCH_SKIP_SCALE=1). Prints one table.
 """
 
 from __future__ import annotations
@@ -231,6 +234,10 @@ def main() -> int:
             process.wait(timeout=10)
     if os.environ.get("BENCH_SKIP_IMPORT_EXPORT") != "1":
         rows += import_export_benchmarks()
+    if os.environ.get("BENCH_SKIP_SCALE") != "1":
+        from tests.bench_sandbox import scale_benchmarks
+
+        rows += scale_benchmarks()
     print_table(rows)
     return 0 if all(row.ok is not False for row in rows) else 1
 
