@@ -36,16 +36,16 @@ TARGET_MS = 50
 SEED_TARGET_S = 120
 
 
-def _measured(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Seconds and peak RSS (MiB) of one subprocess; raises if it fails."""
+def _measured(command: list[str], env: dict[str, str], log: Path) -> tuple[float, float]:
+    """Seconds and peak RSS (MiB) of one subprocess, its output in ``log``; raises if it fails."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{process.stderr.read().decode()[-4000:]}")
-    process.stderr.close()
+        raise RuntimeError(f"{' '.join(command)} failed:\n{log.read_text()[-4000:]}")
     return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
@@ -56,7 +56,8 @@ def bench_seed(workdir: Path, customers: int) -> dict:
         [sys.executable, "manage.py", "migrate", "--database", "sandbox", "-v0"],
         cwd=ROOT, env=env, check=True, capture_output=True,
     )  # fmt: skip
-    seconds, peak = _measured([sys.executable, "manage.py", "sandbox_seed", "--customers", str(customers)], env)
+    command = [sys.executable, "manage.py", "sandbox_seed", "--customers", str(customers)]
+    seconds, peak = _measured(command, env, workdir / "seed.log")
     return {"customers": customers, "seconds": round(seconds, 1), "peak_mib": round(peak, 1)}
 
 
