@@ -163,3 +163,22 @@ def test_an_erasure_removes_every_export_file_holding_the_person(admin_role_clie
     assert by_email.params["filters"]["email"] == "(erased)"  # nor in what the job was asked
     unrelated.refresh_from_db()
     assert storage.exists(unrelated.file_name)
+
+
+def test_export_files_are_deleted_after_the_keep_days(marketer_client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from customers_app import storage
+
+    settings.EXPORT_KEEP_DAYS = 7
+    old = export(marketer_client, city=unique("city"), columns=["Id"])
+    fresh = export(marketer_client, city=unique("city"), columns=["Id"])
+    BackgroundJob.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    assert marketer_client.get("/jobs/").status_code == 200  # the jobs page tidies up on the way
+    old.refresh_from_db()
+    assert old.file_name == "" and "deleted after 7 days" in old.message
+    assert marketer_client.get(f"/jobs/run/{old.pk}/download/").status_code == 404
+    fresh.refresh_from_db()
+    assert storage.exists(fresh.file_name)

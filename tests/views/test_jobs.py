@@ -187,7 +187,8 @@ def test_the_job_page_looks_less_often_as_a_job_ages():
     from customers_app.views.jobs import poll_seconds
 
     def aged(seconds):
-        return AsyncAction.from_api({"id": "aa_1", "created_at": (timezone.now() - timedelta(seconds=seconds)).isoformat()})
+        created = (timezone.now() - timedelta(seconds=seconds)).isoformat()
+        return AsyncAction.from_api({"id": "aa_1", "created_at": created})
 
     assert [poll_seconds(aged(s)) for s in (5, 120, 3600)] == [2, 5, 15]
 
