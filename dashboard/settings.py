@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "axes",
     "django_tasks_db",
     "customers_app",
+    "customers_app.search",
 ]
 if SANDBOX_MODE:
     INSTALLED_APPS.append("sandbox")
