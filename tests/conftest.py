@@ -244,6 +244,13 @@ def use_sandbox_server(settings, sandbox_server):
 
 
 @pytest.fixture
+def tasks_run_immediately(settings):
+    """Background jobs run inside the request that starts them (Django's ImmediateBackend): tests of
+    one view see the job through; tests/jobs runs them on a real worker process instead."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture
 def login_as(db, client):
     """Logs the test client in as a fresh user with the given role (support, marketer, admin)."""
     from customers_app.management.commands.dashboard_user import set_user_role

@@ -29,11 +29,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def tasks_run_immediately(settings):
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-
-
 def make_customers(sandbox_server, count: int, *, city: str, with_source_id: bool = True) -> list[dict]:
     """One call each, so every customer has its own created_at (the order the job walks them in)."""
     created = []

@@ -24,11 +24,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def tasks_run_immediately(settings):
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-
-
 def export(client, **params) -> BackgroundJob:
     response = client.post("/customers/export/", params)
     assert response.status_code == 302, response.content[:2000]
