@@ -17,6 +17,7 @@ from .audit import Action, Outcome, audit_record, audit_scrub, capture_request_i
 from .csv_import import import_files_purge_person
 from .export_jobs import purge_jobs_mentioning
 from .models import ErasedIdentifier, ErasureRecord
+from .search.index import remove_customers
 from .services.customers import customer_list, customer_permanently_delete
 from .services.voucherify import NotFound, VoucherifyError
 from .types import Customer
@@ -309,7 +310,8 @@ def customers_erase(
                 detail=f"Erasure request {record.pk} (reference {reference})"
                 + (f": {receipt['error']}" if failed else ""),
             )
-    if done:  # no copy in the import wizard's files, export files or jobs' parameters either
+    if done:  # no copy in the search index, the import wizard's files, export files or jobs' parameters either
+        remove_customers([c.id for c in done])
         import_files_purge_person(emails=[c.email for c in done], source_ids=[c.source_id for c in done])
         purge_jobs_mentioning([value for c in done for value in (c.email, c.source_id, c.id, c.phone)])
     return record

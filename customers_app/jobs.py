@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from .csv_import import sent_files_live, sent_store
 from .models import ImportFile, Job
+from .search.tasks import sync_soon
 from .services.async_actions import async_action_get
 from .services.customers import customers_bulk_update, customers_import_csv, customers_metadata_update
 from .spreadsheet import CsvChunks, neutralise
@@ -87,6 +88,7 @@ def job_refresh(*, job: Job | None, async_action_id: str) -> AsyncAction:
         job.status = action.status
         if action.is_finished and job.finished_at is None:
             job.finished_at = action.updated_at or timezone.now()
+            sync_soon()  # its changes reach the search index now rather than at the next scheduled pass
         job.save(update_fields=["status", "finished_at"])
     return action
 

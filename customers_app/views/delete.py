@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from ..audit import Action, Outcome, audit_record, capture_request_ids, customer_label
 from ..gdpr_forms import TypedConfirmationForm
 from ..roles import DELETE, perm
+from ..search.index import remove_customers
 from ..services.customers import customer_delete, customer_get, customer_redeemables_list, customer_segments_list
 from ..services.voucherify import NotFound, VoucherifyError
 from ..types import Customer
@@ -56,6 +57,7 @@ def customer_delete_view(request: HttpRequest, customer_id: str) -> HttpResponse
         try:
             customer_delete(customer_id=customer.id)
         except NotFound:
+            remove_customers([customer.id])
             messages.info(request, f"{customer.display_name} was already deleted in Voucherify.")
             return redirect("customers:list")
         except VoucherifyError as exc:
@@ -76,6 +78,7 @@ def customer_delete_view(request: HttpRequest, customer_id: str) -> HttpResponse
         target_label=label,
         request_id=request_ids.last,
     )
+    remove_customers([customer.id])
     messages.success(
         request,
         f"Deleted {customer.display_name}. Voucherify keeps their related records; erasure would remove those too.",

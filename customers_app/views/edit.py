@@ -34,6 +34,7 @@ from ..customer_forms import (
     values_hash,
 )
 from ..roles import ADD, CHANGE, perm
+from ..search.index import index_customer
 from ..services.customers import customer_create, customer_get, customer_list, customer_update
 from ..services.voucherify import NotFound, RequestError
 from ..types import Customer
@@ -103,6 +104,7 @@ def customer_create_view(request: HttpRequest) -> HttpResponse:
         with audited(actor=request.user, action=Action.CREATE, target_id=source_id or "", changes=changes) as audit:
             customer = customer_create(data=create_payload(values, source_id=source_id))
             audit.customer(customer)
+        index_customer(customer)
     except RequestError as exc:
         add_request_error(form, exc)
         return _form_page(request, form=form, formset=formset, customer=None, status=400)
@@ -193,7 +195,7 @@ def _save(
     if unchanged_upstream:
         changes = merge.my_changes
         with audited(actor=request.user, action=Action.EDIT, customer=customer, changes=audit_changes(theirs, changes)):
-            customer_update(customer_id=customer.id, changes=update_payload(changes, customer))
+            index_customer(customer_update(customer_id=customer.id, changes=update_payload(changes, customer)))
         messages.success(request, f"Saved changes to {_labels(changes)}.")
         return redirect("customers:detail", customer.id)
 
@@ -202,6 +204,7 @@ def _save(
     if applied:
         with audited(actor=request.user, action=Action.EDIT, customer=customer, changes=audit_changes(theirs, applied)):
             customer = customer_update(customer_id=customer.id, changes=update_payload(applied, customer))
+            index_customer(customer)
     if not conflicts:
         kept = merge.their_only
         saved = f"Saved your changes to {_labels(applied)}." if applied else "Nothing else needed saving."
