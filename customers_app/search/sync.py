@@ -307,11 +307,13 @@ def _incremental(lease: Lease, report: PassReport) -> None:
         found = customer_list(updated_at_after=after, order="updated_at", limit=PAGE_SIZE, page=page)
         report.pages += 1
         lease.renew()
-        fresh = [customer for customer in found.customers if customer.id not in at_watermark]
+        # Skipped: only a customer already seen with exactly this timestamp (one updated since is read again).
+        seen_at = watermark
+        fresh = [c for c in found.customers if not (c.id in at_watermark and _stamp(c) == seen_at)]
         if fresh:
             report.upserted += index.upsert([Row.from_customer(customer) for customer in fresh])
         for customer in found.customers:
-            stamp = customer.updated_at or customer.created_at
+            stamp = _stamp(customer)
             if stamp is None:
                 continue
             if watermark is None or stamp > watermark:
@@ -329,6 +331,10 @@ def _incremental(lease: Lease, report: PassReport) -> None:
             # More customers share one millisecond than 99 pages hold: step past it rather than loop.
             logger.warning("search index: more than %d customers updated at %s", PAGE_SIZE * MAX_PAGE, watermark)
             anchor, page, at_watermark = watermark + ONE_MS, 1, set()
+
+
+def _stamp(customer) -> datetime | None:
+    return customer.updated_at or customer.created_at
 
 
 # Reconciliation --------------------------------------------------------------------------------------

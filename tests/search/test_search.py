@@ -93,7 +93,10 @@ def test_filters_order_and_paging_work_within_the_index(sandbox_server):
     middle = parse_datetime(made[2]["created_at"])
     assert ids(f"pager {t}", created_at_after=middle) == newest_first[:2]  # bounds are exclusive
     assert ids(f"pager {t}", created_at_before=middle) == newest_first[3:]
-    assert ids(f"pager {t}", created_at_after=middle - timedelta(milliseconds=1), created_at_before=middle + timedelta(
-        milliseconds=1)) == [made[2]["id"]]
+    assert ids(
+        f"pager {t}",
+        created_at_after=middle - timedelta(milliseconds=1),
+        created_at_before=middle + timedelta(milliseconds=1),
+    ) == [made[2]["id"]]
     assert ids(f"pager {t}", updated_at_after=parse_datetime(made[4]["updated_at"])) == []
     assert set(ids("", city="poznan")) >= {made[0]["id"], made[2]["id"], made[4]["id"]}
