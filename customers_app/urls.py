@@ -2,13 +2,14 @@
 
 from django.urls import path
 
-from .views import audit, budget, bulk, customers, delete, detail, edit, erasure, export, imports, jobs
+from .views import audit, budget, bulk, customers, delete, detail, edit, erasure, export, imports, jobs, overview
 
 app_name = "customers"
 
 urlpatterns = [
     path("customers/", customers.customer_list_view, name="list"),
     path("customers/jump/", customers.customer_jump_view, name="jump"),
+    path("overview/", overview.overview_view, name="overview"),
     path("customers/new/", edit.customer_create_view, name="create"),
     path("customers/import/", imports.import_upload_view, name="import"),
     path("customers/import/template.csv", imports.import_template_view, name="import-template"),

@@ -6,6 +6,7 @@ import hashlib
 
 from django.core.cache import cache
 
+from customers_app.services.customers import customer_list
 from customers_app.services.voucherify import get_client, path
 from customers_app.types import Segment
 
@@ -34,3 +35,24 @@ def segment_list() -> list[Segment]:
 def segment_get(*, segment_id: str) -> Segment:
     """One segment. Raises NotFound, Unavailable, RateLimited or AuthError."""
     return Segment.from_api(get_client().get(path("/v1/segments/{}", segment_id)))
+
+
+SEGMENT_SIZES_CACHE_SECONDS = 600
+
+
+def segment_sizes() -> list[tuple[Segment, int]]:
+    """Each segment with its number of customers, largest first, for the overview.
+
+    One call for the segments and one (``limit=1``, read ``total``) per segment, so the answer is
+    cached for ten minutes per project. Raises Unavailable, RateLimited or AuthError.
+    """
+    client = get_client()
+    project = hashlib.sha256(f"{client.base_url}|{client.app_id}".encode()).hexdigest()[:16]
+    cache_key = f"voucherify:segment-sizes:{project}"
+    cached = cache.get(cache_key)
+    if cached is not None:
+        return cached
+    sizes = [(segment, customer_list(segment_id=segment.id, limit=1).total) for segment in segment_list()]
+    sizes.sort(key=lambda item: (-item[1], item[0].name))
+    cache.set(cache_key, sizes, SEGMENT_SIZES_CACHE_SECONDS)
+    return sizes

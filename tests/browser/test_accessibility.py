@@ -25,7 +25,7 @@ def serious_violations(page) -> list[str]:
 
 
 def pages_for(role: str, customer_id: str) -> list[str]:
-    pages = ["/customers/", "/customers/?city=Nowhere", f"/customers/{customer_id}/"]
+    pages = ["/customers/", "/customers/?city=Nowhere", f"/customers/{customer_id}/", "/overview/"]
     pages += [f"/customers/{customer_id}/{tab}/" for tab in ("activity", "redeemables", "segments")]
     pages += [f"/customers/{customer_id}/edit/", "/customers/jump/?q=nobody@example.com", "/customers/cust_missing/"]
     if role in ("marketer", "admin"):

@@ -16,6 +16,7 @@ ANY_JOBS = (roles.IMPORT, roles.BULK_UPDATE, roles.EXPORT)
 PROTECTED = {
     "list": ((roles.VIEW,), {"GET"}),
     "jump": ((roles.VIEW,), {"GET"}),
+    "overview": ((roles.VIEW,), {"GET"}),
     "create": ((roles.ADD,), {"GET", "POST"}),
     "import": ((roles.IMPORT,), {"GET", "POST"}),
     "import-template": ((roles.IMPORT,), {"GET"}),
