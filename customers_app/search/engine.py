@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import StrIndex
+from django.db.models.lookups import GreaterThan
 
 from .text import Term
 
@@ -65,18 +67,31 @@ def _like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _fts_expression(terms: tuple[Term, ...]) -> str:
+    return " AND ".join(
+        "(" + " OR ".join(_fts_phrase(alternative) for alternative in term.alternatives) + ")" for term in terms
+    )
+
+
+def hit_count(terms: tuple[Term, ...]) -> int | None:
+    """How many rows hold every term, from the full-text index alone (SQLite); None where there is none."""
+    if connection.vendor != "sqlite" or not terms:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM search_fts WHERE search_fts MATCH %s", [_fts_expression(terms)])
+        return cursor.fetchone()[0]
+
+
 def matching(queryset: QuerySet, terms: tuple[Term, ...]) -> QuerySet:
-    """``queryset`` narrowed to rows whose search text holds every term (any of a term's alternatives)."""
+    """``queryset`` narrowed, through the text index, to rows whose search text holds every term (any of a
+    term's alternatives). Best when the terms are rare: the index hands over the few rows that hold them."""
     if not terms:
         return queryset
     vendor = connection.vendor
     if vendor == "sqlite":
-        expression = " AND ".join(
-            "(" + " OR ".join(_fts_phrase(alternative) for alternative in term.alternatives) + ")" for term in terms
-        )
         # The full-text index answers with row numbers; the rest of the query (filters, order, page)
         # runs on the table and its indexes.
-        hits = RawSQL("SELECT rowid FROM search_fts WHERE search_fts MATCH %s", [expression])  # noqa: S611
+        hits = RawSQL("SELECT rowid FROM search_fts WHERE search_fts MATCH %s", [_fts_expression(terms)])  # noqa: S611
         return queryset.filter(doc__in=hits)
     if vendor == "postgresql":
         for term in terms:
@@ -84,9 +99,16 @@ def matching(queryset: QuerySet, terms: tuple[Term, ...]) -> QuerySet:
             patterns = [_like_pattern(alternative) for alternative in term.alternatives]
             queryset = queryset.extra(where=[f"({condition})"], params=patterns)  # noqa: S610 - fixed SQL, bound values
         return queryset
+    return containing(queryset, terms)
+
+
+def containing(queryset: QuerySet, terms: tuple[Term, ...]) -> QuerySet:
+    """``queryset`` narrowed by testing each row's search text (``instr``/``strpos``). Best when the terms
+    are common: walking the order's index, the page fills after a few rows, where the text index would
+    hand over most of the table first."""
     for term in terms:
         condition = Q()
         for alternative in term.alternatives:
-            condition |= Q(search_text__contains=alternative)
+            condition |= Q(GreaterThan(StrIndex("search_text", Value(alternative)), 0))
         queryset = queryset.filter(condition)
     return queryset

@@ -39,6 +39,7 @@ class IndexedCustomer(models.Model):
             models.Index(fields=["updated_at", "customer_id"], name="search_updated_idx"),
             models.Index(fields=["source_id", "customer_id"], name="search_source_idx"),
             models.Index(fields=["city_folded", "created_at"], name="search_city_idx"),
+            models.Index(fields=["city_folded", "city"], name="search_city_name_idx"),  # the overview's top cities
             models.Index(fields=["country"], name="search_country_idx"),
         ]
         default_permissions = ()

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from customers_app.search import query
 from customers_app.search.query import search_customers
 from customers_app.types import parse_datetime
 from tests.search.conftest import create, sync, tag, unique_phone
@@ -15,6 +16,14 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("ready_index", "remove_created_customers"),
 ]
+
+
+@pytest.fixture(params=["walking the order", "through the text index"])
+def plan(request, monkeypatch):
+    """Both ways to a page: testing rows along the order's index (common terms) or the text index's rows."""
+    if request.param == "through the text index":
+        monkeypatch.setattr(query, "SCAN_ROWS", 0)
+    return request.param
 
 
 def ids(q: str, **filters) -> list[str]:
@@ -54,6 +63,7 @@ def test_any_fragment_of_name_email_phone_source_id_or_id_finds_the_customer(san
         assert person["id"] in ids(q), q
 
 
+@pytest.mark.usefixtures("plan")
 def test_several_words_must_all_match(sandbox_server):
     t = tag()
     anna_gdansk = create(sandbox_server, name=f"Anna Nowak {t}", address={"city": "Gdańsk"})
@@ -76,6 +86,7 @@ def test_a_fragment_under_three_characters_gets_a_hint_not_a_scan(sandbox_server
     assert search_customers("x").too_short == ("x",)
 
 
+@pytest.mark.usefixtures("plan")
 def test_filters_order_and_paging_work_within_the_index(sandbox_server):
     t = tag()
     made = [create(sandbox_server, name=f"Pager {t} {n}", address={"city": "Kraków" if n % 2 else "Poznań"})
