@@ -1,10 +1,12 @@
-"""Template helpers used on many rows at once: plain functions, since a page of 100 customers must
-render in a few milliseconds (the list's budget is 15 % over the API's own time)."""
+"""Template helpers for what renders on every list page: plain functions building escaped strings,
+since the list page of 100 customers may add only 10 % to the API's own time (about 11 ms)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from html import escape  # the stdlib's: no lazy-string handling needed on plain API strings
+from typing import Any
 from urllib.parse import quote
 
 from django import template
@@ -44,21 +46,29 @@ def timestamp(value: datetime | None) -> str:
     return format_html('<time datetime="{}" title="{}">{}</time>', *_time_parts(value, datetime.now(UTC)))
 
 
-ROW = (
-    '<tr data-customer-id="{id}">{select}<td><a href="{url}">{name}</a></td><td>{email}</td><td>{phone}</td>'
-    "<td>{city}</td><td>{created}</td><td>{updated}</td></tr>"
-)
-SELECT_CELL = (
-    '<td class="select-cell"><input type="checkbox" name="id" value="{id}" form="bulk-form" '
-    'aria-label="Select {name}"></td>'
-)
+# Most API values hold nothing to escape or quote; checking that first is several times faster.
+_NEEDS_ESCAPE = re.compile(r"[&<>\"']")
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]+")  # what quote(value, safe="") leaves as it is
 
 
-def _time_cell(value: datetime | None, now: datetime) -> str:
+def _escaped(value: str | None) -> str:
+    if not value:
+        return ""
+    return escape(value) if _NEEDS_ESCAPE.search(value) else value
+
+
+_API_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")  # 2022-08-30T06:32:07.380Z
+
+
+def _time_cell(value: datetime | None, raw: Any, now: datetime) -> str:
+    """``value`` as ``timestamp`` shows it; ``raw`` (what the API sent) is used as it is when already in that form."""
     if value is None:
         return "—"
-    iso, exact, relative = _time_parts(value, now)
-    return f'<time datetime="{iso}" title="{exact}">{relative}</time>'
+    if isinstance(raw, str) and _API_UTC.fullmatch(raw):
+        iso, exact = raw, f"{raw[:10]} {raw[11:19]} UTC"
+    else:
+        iso, exact, _ = _time_parts(value, now)
+    return f'<time datetime="{iso}" title="{exact}">{relative_time(value, now)}</time>'
 
 
 @register.simple_tag
@@ -70,19 +80,62 @@ def customer_rows(customers, selectable: bool = False) -> str:
     form (``form="bulk-form"``).
     """
     now = datetime.now(UTC)
-    url_pattern = reverse("customers:detail", args=["ID"]).replace("ID", "{}")
+    prefix, suffix = reverse("customers:detail", args=["ID"]).split("ID")
     rows = []
     for customer in customers:
-        values = {
-            "id": escape(customer.id),
-            "url": escape(url_pattern.format(quote(customer.id, safe=""))),
-            "name": escape(customer.name or "(no name)"),
-            "email": escape(customer.email or ""),
-            "phone": escape(customer.phone or ""),
-            "city": escape((customer.address.city if customer.address else None) or ""),
-            "created": _time_cell(customer.created_at, now),
-            "updated": _time_cell(customer.updated_at, now),
-        }
-        values["select"] = SELECT_CELL.format(**values) if selectable else ""
-        rows.append(ROW.format(**values))
+        raw_id, raw = customer.id, customer.raw
+        id_ = _escaped(raw_id)
+        url = prefix + (raw_id if _URL_SAFE.fullmatch(raw_id) else escape(quote(raw_id, safe=""))) + suffix
+        name = _escaped(customer.name) or "(no name)"
+        address = customer.address
+        city = _escaped(address.city) if address else ""
+        select = (
+            f'<td class="select-cell"><input type="checkbox" name="id" value="{id_}" form="bulk-form" '
+            f'aria-label="Select {name}"></td>'
+            if selectable
+            else ""
+        )
+        rows.append(
+            f'<tr data-customer-id="{id_}">{select}<td><a href="{url}">{name}</a></td>'
+            f"<td>{_escaped(customer.email)}</td><td>{_escaped(customer.phone)}</td><td>{city}</td>"
+            f"<td>{_time_cell(customer.created_at, raw.get('created_at'), now)}</td>"
+            f"<td>{_time_cell(customer.updated_at, raw.get('updated_at'), now)}</td></tr>"
+        )
     return mark_safe("\n".join(rows))  # noqa: S308 - every interpolated customer value is escaped above
+
+
+FILTER_FIELD = '<div class="filter-field">\n  <label for="{id}">{label}</label>\n  {control}\n</div>'
+
+
+def _filter_control(field) -> str:
+    """One filter's ``<select>`` or ``<input>``, as the widget would write it but without its templates."""
+    value = field.value()
+    value = "" if value is None else str(value)
+    invalid = ' aria-invalid="true"' if field.errors else ""
+    name, auto_id = escape(field.html_name), escape(field.auto_id)
+    if field.widget_type == "select":
+        options = "".join(
+            f'<option value="{escape(str(choice))}"{" selected" if str(choice) == value else ""}>'
+            f"{escape(str(label))}</option>"
+            for choice, label in field.field.widget.choices
+        )
+        return f'<select name="{name}" id="{auto_id}"{invalid}>\n    {options}\n  </select>'
+    attrs = "".join(f' {escape(str(k))}="{escape(str(v))}"' for k, v in field.field.widget.attrs.items())
+    return f'<input type="text" name="{name}" id="{auto_id}" value="{escape(value)}"{attrs}{invalid}>'
+
+
+@register.simple_tag
+def filter_fields(form) -> str:
+    """The list's filter bar: a label and a text box or menu per visible field, on every list page.
+
+    Written here rather than through Django's widget templates or a template loop: those cost a third
+    and then a fifth of the page's own time. Every value is escaped (quotes included).
+    """
+    return mark_safe(  # noqa: S308 - labels, names, values and choices are escaped in _filter_control
+        "\n".join(
+            FILTER_FIELD.format(
+                id=escape(field.auto_id), label=escape(str(field.label)), control=_filter_control(field)
+            )
+            for field in form.visible_fields()
+        )
+    )

@@ -34,7 +34,9 @@ def customer_list_view(request):
     """Lets an agent find customers by email, city, name, segment and dates, page by page."""
     form = CustomerFilterForm(request.GET, segments=_segments_or_empty())
     listing = customer_listing(form=form, query=request.GET) if form.is_valid() else None
-    request.session[LIST_QUERY_SESSION_KEY] = request.GET.urlencode()
+    query = request.GET.urlencode()
+    if request.session.get(LIST_QUERY_SESSION_KEY) != query:  # the detail page's way back; a write only if new
+        request.session[LIST_QUERY_SESSION_KEY] = query
     template_name = "customers/list.html"
     if request.htmx and not request.htmx.history_restore_request:
         template_name += "#results"

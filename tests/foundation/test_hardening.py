@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -35,10 +37,42 @@ def test_repeated_failed_logins_lock_the_account_and_say_so(client, settings):
 
 
 def test_sessions_expire_after_the_configured_idle_time(settings, support_client):
+    """A session in use has its expiry moved on at most once a minute; one left alone that long ends."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from customers_app.session_middleware import REFRESHED_AT_KEY
+
     settings.SESSION_COOKIE_AGE = 1234
-    response = support_client.get("/accounts/login/")  # any request refreshes the idle timer
+    key = support_client.cookies["sessionid"].value
+    stored = Session.objects.filter(session_key=key)
+
+    def expires_in() -> float:
+        return (stored.get().expire_date - timezone.now()).total_seconds()
+
+    response = support_client.get("/accounts/login/")  # the first request after signing in starts the clock
     assert response.cookies["sessionid"]["max-age"] == 1234
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+    assert 1230 < expires_in() <= 1234
+    written = stored.get().session_data
+
+    # More requests within the minute write nothing: no new cookie, the same row.
+    for _ in range(3):
+        response = support_client.get("/accounts/login/")
+        assert "sessionid" not in response.cookies
+    assert stored.get().session_data == written
+
+    # A minute later (the last write as if 61 s ago) a request moves the expiry on again.
+    data = stored.get().get_decoded()
+    data[REFRESHED_AT_KEY] -= 61
+    stored.update(session_data=Session.objects.encode(data), expire_date=timezone.now() + timedelta(seconds=1234 - 61))
+    response = support_client.get("/accounts/login/")
+    assert response.cookies["sessionid"]["max-age"] == 1234
+    assert 1230 < expires_in() <= 1234
+
+    # Left idle for the whole time, the session is over: the next page asks to sign in again.
+    stored.update(expire_date=timezone.now() - timedelta(seconds=1))
+    response = support_client.get("/customers/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
 def test_healthz_needs_no_login_and_reports_both_checks(client, use_sandbox_server):
