@@ -18,6 +18,11 @@ class Bar:
     y: float
     width: float
     height: float
+    axis_label: bool = False  # a column chart labels only some of its bars under the axis
+
+    @property
+    def center_x(self) -> float:
+        return self.x + self.width / 2
 
     @property
     def text_y(self) -> float:
@@ -50,23 +55,25 @@ class BarChart:
         return self.baseline - 8
 
 
-def column_chart(title: str, points: list[tuple[str, int, str]], *, width: int = 720, height: int = 220) -> BarChart:
-    """Vertical bars (e.g. weeks), left to right; ``points`` are (label, value, url)."""
+def column_chart(title: str, points: list[tuple[str, int, str]], *, width: int = 720, height: int = 220,
+                 label_every: int = 4) -> BarChart:  # fmt: skip
+    """Vertical bars (e.g. weeks), left to right; ``points`` are (label, value, url). Every
+    ``label_every``-th bar is labelled under the axis; each bar's value sits on top of it."""
     top = max((value for _, value, _ in points), default=0) or 1
     baseline = height - 24.0
     slot = width / max(1, len(points))
     bars = [
-        Bar(label, value, url, x=index * slot + slot * 0.1, y=baseline - value / top * (baseline - 8),
-            width=slot * 0.8, height=value / top * (baseline - 8))
+        Bar(label, value, url, x=index * slot + slot * 0.1, y=baseline - value / top * (baseline - 20),
+            width=slot * 0.8, height=value / top * (baseline - 20), axis_label=index % label_every == 0)
         for index, (label, value, url) in enumerate(points)
     ]  # fmt: skip
     return BarChart(title, bars, width, height, top, baseline, horizontal=False)
 
 
-def row_chart(title: str, points: list[tuple[str, int, str]], *, width: int = 720, row: int = 26) -> BarChart:
+def row_chart(title: str, points: list[tuple[str, int, str]], *, width: int = 400, row: int = 24) -> BarChart:
     """Horizontal bars (e.g. cities), top to bottom, with room on the left for the labels."""
     top = max((value for _, value, _ in points), default=0) or 1
-    label_room, number_room = 180.0, 70.0
+    label_room, number_room = 150.0, 50.0
     span = width - label_room - number_room
     bars = [
         Bar(label, value, url, x=label_room, y=index * row + 4, width=max(1.0, value / top * span), height=row - 8)
