@@ -197,7 +197,9 @@ def test_jump_box_lists_every_customer_sharing_an_email(support_client, sandbox_
 def test_jump_box_says_when_nothing_matches(support_client):
     response = support_client.get("/customers/jump/", {"q": "nobody-here@example.com"})
     assert response.status_code == 404
-    assert "No customer matches “nobody-here@example.com”" in response.content.decode()
+    html = response.content.decode()
+    assert "No customer has the id, source id or email “nobody-here@example.com”" in html
+    assert 'href="/customers/?q=nobody-here%40example.com" data-search-handover' in html  # hand over to search
 
 
 def test_jump_box_with_htmx_redirects_the_whole_page(support_client, sandbox_server):
