@@ -194,13 +194,13 @@ else:
 BACKGROUND_JOB_STALE_SECONDS = env.int("BACKGROUND_JOB_STALE_SECONDS", default=60)
 # Export files are kept this long (then deleted, or at once when a person in them is erased).
 EXPORT_KEEP_DAYS = env.int("EXPORT_KEEP_DAYS", default=7)
-# With a Redis cache every machine already shares it: the API budget's window lives there too.
 # The customer search index (customers_app.search): an incremental pass every SEARCH_SYNC_SECONDS, a
 # reconciliation (removes customers deleted outside the dashboard) every SEARCH_RECONCILE_HOURS, and
 # the lease one pass holds so that only one runs at a time across machines (renewed while it works).
 SEARCH_SYNC_SECONDS = env.float("SEARCH_SYNC_SECONDS", default=60.0)
 SEARCH_RECONCILE_HOURS = env.float("SEARCH_RECONCILE_HOURS", default=24.0)
 SEARCH_LEASE_SECONDS = env.float("SEARCH_LEASE_SECONDS", default=120.0)
+# With a Redis cache every machine already shares it: the API budget's window lives there too.
 _CACHE_URL = env.str("CACHE_URL", default="")
 VOUCHERIFY_BUDGET_REDIS_URL = _CACHE_URL if _CACHE_URL.startswith(("redis://", "rediss://")) else ""
 
