@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..types import Customer, parse_datetime
+from . import engine
 from .models import IndexedCustomer, RemovedCustomer, SearchIndexState
 from .text import fold_city, search_document
 
@@ -183,7 +184,7 @@ def delete(customer_ids: Iterable[str], *, remember: bool = True) -> int:
 def clear() -> None:
     """Empties the index and forgets its load: the next sync pass starts with a full load."""
     with transaction.atomic():
-        IndexedCustomer.objects.all().delete()
+        engine.delete_all_rows()
         index_state()
         SearchIndexState.objects.filter(pk=1).update(
             ready=False, customers=0, watermark=None, watermark_ids=[], full_load_started_at=None,

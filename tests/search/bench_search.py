@@ -139,14 +139,25 @@ def search_benchmarks(workdir: Path | None = None) -> list[Row]:
     size = f"{numbers['indexed']:,}"
     return [
         Row(f"sandbox seeded with {CUSTOMERS:,} customers (setup)", f"{seeded:.0f} s", "", None),
-        Row(f"first load of {size} customers", f"{seconds:.0f} s, {peak:.0f} MiB peak", f"< {LOAD_TARGET_S} s",
-            seconds < LOAD_TARGET_S),  # fmt: skip
+        Row(
+            f"first load of {size} customers",
+            f"{seconds:.0f} s, {peak:.0f} MiB peak",
+            f"< {LOAD_TARGET_S} s",
+            seconds < LOAD_TARGET_S,
+        ),  # fmt: skip
         Row("first load: Voucherify calls", f"{calls}", "a handful (one export)", calls <= 12),
-        Row("incremental pass, nothing changed: calls", f"{numbers['incremental_calls']}", "1",
-            numbers["incremental_calls"] == 1),  # fmt: skip
-        Row(f"search over {QUERIES} fragments at {size}: median / p95",
+        Row(
+            "incremental pass, nothing changed: calls",
+            f"{numbers['incremental_calls']}",
+            "1",
+            numbers["incremental_calls"] == 1,
+        ),  # fmt: skip
+        Row(
+            f"search over {QUERIES} fragments at {size}: median / p95",
             f"{numbers['median_ms']:.1f} / {numbers['p95_ms']:.1f} ms (max {numbers['max_ms']:.0f})",
-            f"p95 < {P95_TARGET_MS} ms", numbers["p95_ms"] < P95_TARGET_MS),  # fmt: skip
+            f"p95 < {P95_TARGET_MS} ms",
+            numbers["p95_ms"] < P95_TARGET_MS,
+        ),  # fmt: skip
         Row(f"overview figures at {size}", f"{numbers['overview_ms']:.0f} ms", "", None),
     ]
 
