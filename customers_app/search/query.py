@@ -54,7 +54,8 @@ class SearchPage:
         if not self.too_short:
             return ""
         words = ", ".join(f"“{word}”" for word in self.too_short)
-        return f"Type at least {MIN_TERM} characters of each word to search ({words} is too short)."
+        verb = "is" if len(self.too_short) == 1 else "are"
+        return f"Type at least {MIN_TERM} characters of each word to search ({words} {verb} too short)."
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ def sync_index(chain: str = "", full: bool = False) -> dict:
 
 
 def _continue(chain: str) -> None:
+    _prune_finished()
     run_after = timezone.now() + _interval()
     if not SearchIndexState.objects.filter(pk=1, chain=chain).update(next_sync_at=run_after):
         return
@@ -61,6 +62,16 @@ def _continue(chain: str) -> None:
         sync_index.using(run_after=run_after).enqueue(chain=chain)
     # Without a queue that can wait (the immediate backend) the chain stops here; ensure_scheduled()
     # starts it again once it is overdue.
+
+
+def _prune_finished() -> None:
+    """The database queue keeps a row per task run: the sync's own (1,440 a day) go once a day old."""
+    if "django_tasks_db" not in settings.INSTALLED_APPS:
+        return
+    from django_tasks_db.models import DBTaskResult
+
+    old = timezone.now() - timedelta(days=1)
+    DBTaskResult.objects.filter(task_path=sync_index.module_path, finished_at__lt=old).delete()
 
 
 def _overdue_after() -> timedelta:

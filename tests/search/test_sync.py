@@ -171,12 +171,18 @@ def test_the_schedule_runs_one_chain_that_queues_its_next_pass(settings):
     settings.SEARCH_SYNC_SECONDS = 30
     assert ensure_scheduled(force=True)
     assert not ensure_scheduled(force=True)  # a chain is alive: nothing more is queued
-    queued = DBTaskResult.objects.get(task_path__endswith="sync_index")
+    finished_long_ago = DBTaskResult.objects.create(
+        task_path=sync_index.module_path, args_kwargs={"args": [], "kwargs": {}}, backend_name="default",
+        run_after=datetime.now(UTC) - timedelta(days=2), status="SUCCESSFUL",
+        finished_at=datetime.now(UTC) - timedelta(days=2),
+    )  # fmt: skip
+    queued = DBTaskResult.objects.get(task_path__endswith="sync_index", status="READY")
     chain = queued.args_kwargs["kwargs"]["chain"]
     queued.delete()
     before = datetime.now(UTC)
     assert sync_index.call(chain=chain)["kind"] == "incremental"
-    following = DBTaskResult.objects.get(task_path__endswith="sync_index")
+    following = DBTaskResult.objects.get(task_path__endswith="sync_index")  # the old finished row was pruned
+    assert not DBTaskResult.objects.filter(pk=finished_long_ago.pk).exists()
     assert following.args_kwargs["kwargs"]["chain"] == chain
     assert before + timedelta(seconds=29) < following.run_after < before + timedelta(seconds=40)
     assert index_state().next_sync_at == following.run_after
