@@ -34,7 +34,7 @@ from ..services import budget
 from ..services.customers import customer_list
 from ..services.exports import export_create, export_delete, export_download, export_get
 from ..services.voucherify import NotFound, VoucherifyError
-from . import index
+from . import engine, index
 from .index import BATCH_SIZE, Row, index_state
 from .models import SearchIndexState
 
@@ -285,6 +285,7 @@ def _full_load(lease: Lease, report: PassReport) -> None:
                 at_newest.add(row.customer_id)
     lease.renew(force=True)
     report.removed += index.sweep(seen=run, written_before=asked_at)
+    engine.optimize()
     finished = timezone.now()
     SearchIndexState.objects.filter(pk=1).update(
         ready=True, watermark=newest, watermark_ids=sorted(at_newest), full_load_finished_at=finished,
@@ -353,6 +354,7 @@ def _reconcile(lease: Lease, report: PassReport) -> None:
             held += index.mark_seen(batch, seen=run)
         lease.renew(force=True)
         removed = index.sweep(seen=run, written_before=asked_at)
+        engine.optimize()
     finally:
         _forget_upstream(export_id)
     report.removed += removed

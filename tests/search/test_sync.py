@@ -65,8 +65,9 @@ def test_first_load_indexes_every_customer_through_one_export(sandbox_server):
     # A rebuild empties the index (and its text index) and loads it again.
     call_command("search_index", "--rebuild", "--foreground", stdout=io.StringIO())
     assert IndexedCustomer.objects.count() == total and first["id"] in ids(first["email"].split("@")[0][1:])
-    with connection.cursor() as cursor:  # the text index agrees with its table, row for row
-        cursor.execute("INSERT INTO search_fts(search_fts) VALUES ('integrity-check')")
+    if connection.vendor == "sqlite":  # the FTS5 index agrees with its table, row for row
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO search_fts(search_fts) VALUES ('integrity-check')")
 
 
 @pytest.mark.usefixtures("use_sandbox_server")
