@@ -63,6 +63,17 @@ class ApiDateField(forms.CharField):
         return value
 
 
+class CustomerSearchForm(forms.Form):
+    """The list's search box: any fragment of a name, email, phone, source id or id (the search index)."""
+
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search name, email, phone, source id or id",
+        error_messages={"max_length": "Search for at most %(limit_value)d characters."},
+    )
+
+
 class CustomerFilterForm(forms.Form):
     """The customer list's filters; field names are the API's own, so a filtered list is a URL."""
 

@@ -89,11 +89,18 @@ def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> CustomerL
         listing.next_url = list_url(base, page=page_number + 1)
     elif page_number == MAX_PAGE and result.total > MAX_PAGE * limit and order in CURSOR_ORDERS and result.customers:
         listing.next_url = list_url(base, starting_after=result.customers[-1].created_cursor)
+    listing.page_links = page_links(base, page_number, last_page)
+    return listing
+
+
+def page_links(base: QueryDict, page_number: int, last_page: int) -> list[PageLink]:
+    """Links to the first and last page and the two either side of this one, with gaps between."""
+    links: list[PageLink] = []
     shown = sorted({1, last_page, *range(max(1, page_number - 2), min(last_page, page_number + 2) + 1)})
     previous = 0
     for number in shown:
         if number - previous > 1:
-            listing.page_links.append(PageLink(None))
-        listing.page_links.append(PageLink(number, list_url(base, page=number), number == page_number))
+            links.append(PageLink(None))
+        links.append(PageLink(number, list_url(base, page=number), number == page_number))
         previous = number
-    return listing
+    return links

@@ -139,3 +139,38 @@ def filter_fields(form) -> str:
             for field in form.visible_fields()
         )
     )
+
+
+@register.simple_tag
+def search_rows(rows, terms, selectable: bool = False) -> str:
+    """Search hits from the index in the list's row markup, the matched parts marked.
+
+    A hit found by its source id or id (columns the list does not show) names it under the name.
+    """
+    from customers_app.search.text import fold, highlight
+
+    now = datetime.now(UTC)
+    prefix, suffix = reverse("customers:detail", args=["ID"]).split("ID")
+    rows_html = []
+    for row in rows:
+        id_ = _escaped(row.id)
+        url = prefix + (row.id if _URL_SAFE.fullmatch(row.id) else escape(quote(row.id, safe=""))) + suffix
+        name = highlight(row.name, terms) if row.name else "(no name)"
+        found_by = [
+            f'<br><small class="muted">{label} {highlight(value, terms)}</small>'
+            for label, value in (("source id", row.source_id), ("id", row.id))
+            if value and any(term in fold(value) for term in terms)
+        ]
+        select = (
+            f'<td class="select-cell"><input type="checkbox" name="id" value="{id_}" form="bulk-form" '
+            f'aria-label="Select {_escaped(row.name) or id_}"></td>'
+            if selectable
+            else ""
+        )
+        rows_html.append(
+            f'<tr data-customer-id="{id_}">{select}<td><a href="{url}">{name}</a>{"".join(found_by[:1])}</td>'
+            f"<td>{highlight(row.email, terms)}</td><td>{highlight(row.phone, terms)}</td>"
+            f"<td>{_escaped(row.city)}</td>"
+            f"<td>{_time_cell(row.created_at, None, now)}</td><td>{_time_cell(row.updated_at, None, now)}</td></tr>"
+        )
+    return mark_safe("\n".join(rows_html))  # noqa: S308 - values are escaped by highlight and _escaped

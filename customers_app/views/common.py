@@ -19,7 +19,9 @@ def customer_not_found(request: HttpRequest, customer_id: str, exc: NotFound) ->
     dropped from the search index on the spot, and the page says so.
     """
     gone = list(
-        IndexedCustomer.objects.filter(Q(id=customer_id) | Q(source_id=customer_id)).values_list("id", flat=True)
+        IndexedCustomer.objects.filter(Q(customer_id=customer_id) | Q(source_id=customer_id)).values_list(
+            "customer_id", flat=True
+        )
     )
     if gone:
         remove_customers(gone)

@@ -9,9 +9,10 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from ..forms import CustomerFilterForm
+from ..forms import CustomerFilterForm, CustomerSearchForm
 from ..listing import customer_listing
 from ..roles import VIEW, perm
+from ..search_listing import search_listing
 from ..services.customers import customer_find
 from ..services.segments import segment_list
 from ..services.voucherify import VoucherifyError
@@ -31,16 +32,25 @@ def _segments_or_empty():
 @require_GET
 @vary_on_headers("HX-Request")
 def customer_list_view(request):
-    """Lets an agent find customers by email, city, name, segment and dates, page by page."""
+    """Lets an agent find customers by email, city, name, segment and dates, page by page, or by any
+    fragment of a name, email, phone, source id or id (``q``, served from the search index)."""
     form = CustomerFilterForm(request.GET, segments=_segments_or_empty())
-    listing = customer_listing(form=form, query=request.GET) if form.is_valid() else None
+    search_form = CustomerSearchForm(request.GET)
+    q = search_form.cleaned_data["q"] if search_form.is_valid() else ""
+    listing = search = None
+    if form.is_valid() and search_form.is_valid():
+        if q:  # from the dashboard's own index: fragments, phones, accents; no upstream call
+            search = search_listing(q=q, form=form, query=request.GET)
+        else:
+            listing = customer_listing(form=form, query=request.GET)
     query = request.GET.urlencode()
     if request.session.get(LIST_QUERY_SESSION_KEY) != query:  # the detail page's way back; a write only if new
         request.session[LIST_QUERY_SESSION_KEY] = query
     template_name = "customers/list.html"
     if request.htmx and not request.htmx.history_restore_request:
         template_name += "#results"
-    return render(request, template_name, {"form": form, "listing": listing, "nav": "customers"})
+    context = {"form": form, "search_form": search_form, "listing": listing, "search": search, "nav": "customers"}
+    return render(request, template_name, context)
 
 
 @permission_required(perm(VIEW), raise_exception=True)
