@@ -79,9 +79,10 @@ def _overdue_after() -> timedelta:
     return max(3 * _interval(), timedelta(seconds=float(settings.SEARCH_LEASE_SECONDS)) + _interval())
 
 
-def ensure_scheduled(*, force: bool = False) -> bool:
+def ensure_scheduled(*, force: bool = False, first_in: float = 0) -> bool:
     """Starts the sync chain when none is alive; returns whether it started one. Cheap: at most one
-    small query per process every few seconds (``force`` skips that wait). Never raises."""
+    small query per process every few seconds (``force`` skips that wait). ``first_in``: seconds
+    before the chain's first pass. Never raises."""
     now_monotonic = time.monotonic()
     if not force and now_monotonic - _last_check[0] < CHECK_EVERY:
         return False
@@ -94,17 +95,25 @@ def ensure_scheduled(*, force: bool = False) -> bool:
         if state.next_sync_at is not None and state.next_sync_at > now - _overdue_after():
             return False
         chain = uuid.uuid4().hex
+        first = now + timedelta(seconds=first_in)
         started = SearchIndexState.objects.filter(pk=1, chain=state.chain, next_sync_at=state.next_sync_at).update(
-            chain=chain, next_sync_at=now
+            chain=chain, next_sync_at=first
         )
         if not started:
             return False  # another process started it at the same moment
-        transaction.on_commit(lambda: sync_index.enqueue(chain=chain))
+        queued = sync_index.using(run_after=first) if first_in > 0 else sync_index
+        transaction.on_commit(lambda: queued.enqueue(chain=chain))
         logger.info("search index: sync schedule started (chain %s)", chain[:8])
         return True
     except DatabaseError:
         logger.exception("search index: could not check the sync schedule")
         return False
+
+
+def schedule_at_start() -> bool:
+    """For ``prepare_dashboard``: the chain starts one ``SEARCH_SYNC_SECONDS`` after the start (the web
+    server and its worker come up first, and a deployment's first minute is not spent on the index)."""
+    return ensure_scheduled(force=True, first_in=_interval().total_seconds())
 
 
 def sync_soon() -> None:

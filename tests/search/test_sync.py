@@ -19,7 +19,7 @@ from customers_app.search.index import Row, index_state, upsert
 from customers_app.search.models import IndexedCustomer, SearchIndexState
 from customers_app.search.query import index_status, search_customers
 from customers_app.search.sync import Lease, LeaseLost
-from customers_app.search.tasks import ensure_scheduled, sync_index
+from customers_app.search.tasks import ensure_scheduled, schedule_at_start, sync_index
 from customers_app.types import parse_datetime
 from tests.search.conftest import create, sync, tag, unique_phone
 
@@ -193,6 +193,16 @@ def test_the_schedule_runs_one_chain_that_queues_its_next_pass(settings):
     assert ensure_scheduled(force=True)
     assert sync_index.call(chain=chain) == {"kind": "stale chain"}
     assert DBTaskResult.objects.filter(task_path__endswith="sync_index").count() == 1
+
+
+def test_at_start_the_first_pass_waits_one_interval(settings):
+    """prepare_dashboard's call: the server and its worker come up before the index's first load."""
+    settings.SEARCH_SYNC_SECONDS = 45
+    before = datetime.now(UTC)
+    assert schedule_at_start()
+    queued = DBTaskResult.objects.get(task_path__endswith="sync_index")
+    assert before + timedelta(seconds=44) < queued.run_after < before + timedelta(seconds=50)
+    assert not ensure_scheduled(force=True)  # the list page's check sees the chain as alive
 
 
 def test_status_command_says_how_the_index_is(capsys):

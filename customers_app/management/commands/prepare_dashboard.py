@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 
 from customers_app.background import resume_stale
 from customers_app.roles import ROLE_GROUPS
-from customers_app.search.tasks import ensure_scheduled
+from customers_app.search.tasks import schedule_at_start
 
 DEMO_CUSTOMERS = 2000
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args, customers, **options):
         call_command("migrate", interactive=False, verbosity=0)
         resumed = resume_stale()  # jobs a previous stop interrupted carry on once the worker starts
-        ensure_scheduled(force=True)  # the search index's sync (its first load, then every SEARCH_SYNC_SECONDS)
+        schedule_at_start()  # the search index's sync: its first load, then a pass every SEARCH_SYNC_SECONDS
         if not settings.DEBUG:
             call_command("collectstatic", interactive=False, verbosity=0)
         url = f"http://127.0.0.1:{settings.PORT}"
