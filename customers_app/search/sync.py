@@ -277,11 +277,12 @@ def _full_load(lease: Lease, report: PassReport) -> None:
         lease.renew()
         report.upserted += index.upsert(batch, seen=run)
         for row in batch:
-            if row.updated_at is None:
+            stamp = row.updated_at or row.created_at  # as the incremental pass reads it (see _stamp)
+            if stamp is None:
                 continue
-            if newest is None or row.updated_at > newest:
-                newest, at_newest = row.updated_at, {row.customer_id}
-            elif row.updated_at == newest:
+            if newest is None or stamp > newest:
+                newest, at_newest = stamp, {row.customer_id}
+            elif stamp == newest:
                 at_newest.add(row.customer_id)
     lease.renew(force=True)
     report.removed += index.sweep(seen=run, written_before=asked_at)
