@@ -161,10 +161,8 @@ def test_an_erased_person_leaves_no_trace_in_the_dashboards_files(product):
 
     # Exported (the worker writes the file into the dashboard's storage).
     export_url = f"{url}/customers/export/"
-    answer = csrf_post(
-        session, export_url, f"{export_url}?email={email}", {"email": email, "columns": ["Id", "Name", "Email", "Phone"]},
-        allow_redirects=False,
-    )  # fmt: skip
+    columns = {"email": email, "columns": ["Id", "Name", "Email", "Phone"]}
+    answer = csrf_post(session, export_url, f"{export_url}?email={email}", columns, allow_redirects=False)
     assert answer.status_code == 302, answer.text[:2000]
     job_url = url + answer.headers["Location"]
 
