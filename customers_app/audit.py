@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -329,3 +329,61 @@ def audit_scrub(
         scrubbed += 1
     logger.info("audit scrub: %d entries for %d erased customers", scrubbed, len(customer_ids))
     return scrubbed
+
+
+def _mentions(text: str, values: list[str], names: list[str]) -> bool:
+    """Whether ``text`` (casefolded, percent-decoded too) holds one of ``values`` anywhere or one of ``names``."""
+    folded = text.casefold()
+    forms = {folded, unquote_plus(folded)}
+    return any(value in form for form in forms for value in (*values, *names))
+
+
+def audit_scrub_mentioning(*, values: list[str], names: list[str] = (), note: str = "") -> int:
+    """Blanks the entries that name an erased person without their ids; returns how many were scrubbed.
+
+    ``audit_scrub`` finds entries by customer id, source id and email in the label. This finds the
+    rest: a failed create without a source id (whose changes hold the email and phone), a denied page
+    whose URL carried an email (``/customers/export/?email=...``), a detail quoting a value. ``values``
+    (emails, phones, source ids) match anywhere, as typed or percent-encoded; ``names`` only where the
+    whole name is written (a field that was that name, or a label or URL holding the full name), so a
+    common first name does not scrub other people's entries. Reads the trail once, in chunks.
+    """
+    values = sorted({v.strip().casefold() for v in values if v and v.strip()})
+    names = sorted({n.strip().casefold() for n in names if n and n.strip()})
+    if not values and not names:
+        return 0
+    full_names = [name for name in names if " " in name]
+    now = timezone.now()
+    scrubbed = 0
+    fields = ("pk", "target_id", "target_label", "changes", "detail")
+    for pk, target_id, target_label, changes, detail in AuditEntry.objects.values_list(*fields).iterator(2000):
+        leaves = [str(leaf).casefold().strip() for leaf in _leaves(changes)]
+        texts = [text for text in (target_id, target_label, detail, *leaves) if text]
+        if not (any(leaf in names for leaf in leaves) or any(_mentions(text, values, full_names) for text in texts)):
+            continue
+        entry = AuditEntry.objects.get(pk=pk)
+        if _mentions(entry.target_id, values, full_names):
+            # A URL (denied page) keeps its path, which names no one; its query goes.
+            path = entry.target_id.split("?", 1)[0]
+            entry.target_id = path if not _mentions(path, values, full_names) else ERASED
+        entry.target_label = ""
+        entry.changes = _blank_changes(entry.changes)
+        if entry.detail and (entry.action != Action.DENIED or _mentions(entry.detail, values, full_names)):
+            entry.detail = note or "Personal details removed after a GDPR erasure."
+        entry.scrubbed_at = entry.scrubbed_at or now
+        entry.save(_scrub=True, update_fields=["target_id", "target_label", "changes", "detail", "scrubbed_at"])
+        scrubbed += 1
+    if scrubbed:
+        logger.info("audit scrub: %d more entries named an erased person without their ids", scrubbed)
+    return scrubbed
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    elif value is not None:
+        yield value

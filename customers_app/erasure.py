@@ -17,6 +17,7 @@ from .audit import Action, Outcome, audit_record, audit_scrub, capture_request_i
 from .csv_import import import_files_purge_person
 from .export_jobs import purge_jobs_mentioning
 from .models import ErasedIdentifier, ErasureRecord
+from .no_trace import leave_no_trace
 from .search.index import remove_customers
 from .services.customers import customer_list, customer_permanently_delete
 from .services.voucherify import NotFound, VoucherifyError
@@ -314,6 +315,14 @@ def customers_erase(
         remove_customers([c.id for c in done])
         import_files_purge_person(emails=[c.email for c in done], source_ids=[c.source_id for c in done])
         purge_jobs_mentioning([value for c in done for value in (c.email, c.source_id, c.id, c.phone)])
+        # ... nor in sessions, other job records and audit entries, nor in the database files themselves.
+        leave_no_trace(
+            emails=[c.email for c in done],
+            names=[c.name for c in done],
+            phones=[c.phone for c in done],
+            source_ids=[c.source_id for c in done],
+            note=f"Personal details removed by erasure request {record.pk}.",
+        )
     return record
 
 

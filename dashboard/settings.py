@@ -146,7 +146,7 @@ TEMPLATES = [
 SQLITE_OPTIONS = {
     # WAL lets readers and one writer work at once; IMMEDIATE + a busy timeout make concurrent
     # writers wait for each other instead of failing with "database is locked".
-    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;",
     "transaction_mode": "IMMEDIATE",
     "timeout": 20,
 }
