@@ -331,6 +331,9 @@ def audit_scrub(
     return scrubbed
 
 
+MIN_MENTION = 5
+
+
 def _mentions(text: str, values: list[str], names: list[str]) -> bool:
     """Whether ``text`` (casefolded, percent-decoded too) holds one of ``values`` anywhere or one of ``names``."""
     folded = text.casefold()
@@ -352,7 +355,10 @@ def audit_scrub_mentioning(*, values: list[str], names: list[str] = (), note: st
     names = sorted({n.strip().casefold() for n in names if n and n.strip()})
     if not values and not names:
         return 0
-    full_names = [name for name in names if " " in name]
+    # A value too short to be anyone's in particular ("7", "+1") matches only as a whole field.
+    names += [value for value in values if len(value) < MIN_MENTION]
+    values = [value for value in values if len(value) >= MIN_MENTION]
+    full_names = [name for name in names if " " in name and len(name) >= MIN_MENTION]
     now = timezone.now()
     scrubbed = 0
     fields = ("pk", "target_id", "target_label", "changes", "detail")

@@ -34,12 +34,14 @@ from urllib.parse import unquote_plus
 from django.conf import settings
 from django.db import connections
 
-from .audit import audit_scrub_mentioning
+from .audit import MIN_MENTION, audit_scrub_mentioning
 from .models import BackgroundJob, Job
 
 logger = logging.getLogger("customers_app.erasure")
 
 ERASED = "(erased)"
+# Django's sign-in keys hold ids and a hash, never a person; a chance match must not sign anyone out.
+KEPT_SESSION_PREFIX = "_auth_user"
 DB_SESSION_ENGINES = ("django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db")
 # A checkpoint cannot reset the log while a reader still uses part of it; readers here are short.
 CHECKPOINT_ATTEMPTS = 50
@@ -66,7 +68,8 @@ def leave_no_trace(
     """
     values = _folded([*emails, *phones, *source_ids])
     names = _folded(names)
-    needles = values + [name for name in names if name not in values]
+    # Substring matches need values long enough to be this person's ("7" as a source id is in everything).
+    needles = [value for value in {*values, *names} if len(value) >= MIN_MENTION]
     done: dict[str, int] = {}
     steps = (
         ("sessions", lambda: sessions_forget(needles)),
@@ -102,7 +105,11 @@ def sessions_forget(needles: list[str]) -> int:
     for key, data in Session.objects.values_list("session_key", "session_data").iterator(1000):
         store = engine.SessionStore(session_key=key)
         values = store.decode(data)
-        kept = {name: value for name, value in values.items() if not _value_mentions(value, needles)}
+        kept = {
+            name: value
+            for name, value in values.items()
+            if name.startswith(KEPT_SESSION_PREFIX) or not _value_mentions(value, needles)
+        }
         if len(kept) == len(values):
             continue
         # The stored expiry stays as it was: a scrub is not the user's activity.
