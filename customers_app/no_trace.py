@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 
 from .audit import MIN_MENTION, audit_scrub_mentioning
 from .models import BackgroundJob, Job
@@ -171,6 +171,9 @@ def database_compact(alias: str = "default") -> int:
     or 0 for other databases (PostgreSQL: VACUUM, which the operator or autovacuum runs)."""
     connection = connections[alias]
     if connection.vendor != "sqlite":
+        return 0
+    if connection.in_atomic_block:  # a checkpoint cannot run inside a transaction: right after it, then
+        transaction.on_commit(lambda: database_compact(alias), using=alias)
         return 0
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'search_fts'")
