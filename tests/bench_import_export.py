@@ -1,18 +1,20 @@
 """Benchmarks for the import preview and the export: time and peak memory (tracemalloc).
 
 ``bench_import_preview(rows)`` writes a messy Windows-1250, semicolon-separated file and runs the
-wizard's detection and dry run on it, as the preview page does. ``bench_export(customers)`` starts
-the product in sandbox mode with that many customers and streams the export through the dashboard's
-own code over real HTTP, recording the peak memory early in the export and over the rest of it:
-the two should be about equal (memory does not grow with the row count).
+wizard's detection and dry run on it, as the preview page does. ``bench_export(customers)`` serves
+that many customers from a sandbox product and runs background export jobs against it over real HTTP,
+as the worker does: the time and calls of an export of all of them, and the peak memory of an export
+of 2,000 and of all of them, which should be about equal (memory does not grow with the row count).
 
 Run alone with ``python -m tests.bench_import_export``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,6 +22,7 @@ import tracemalloc
 from pathlib import Path
 
 from tests.bench import start_server
+from tests.conftest import ROOT
 
 MIB = 1024 * 1024
 
@@ -84,55 +87,91 @@ def bench_import_preview(rows: int = 50000) -> dict:
 
 
 def bench_export(customers: int = 20000) -> dict:
-    """Seconds and peak MiB for exporting ``customers`` customers (all pages, by cursor) over HTTP."""
-    _django()
-    from django.conf import settings
+    """Seconds, calls and peak MiB of a background export job of ``customers`` customers.
 
+    A sandbox product with that many customers plays Voucherify over HTTP; a subprocess configured as a
+    dashboard in real-Voucherify mode (its own database and file storage) starts export jobs and runs
+    them itself, as the worker does (``run_job.call``): every customer with every column, timed; then
+    peak memory (tracemalloc) of an export of the newest half (at most 9,800) and of all of them. (The job
+    hands its file on every 5,000 rows, so the halves should be past that for the peaks to compare.)
+    """
+    from tests.bench_overhead import dashboard_env
+    from tests.conftest import free_port
 
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
+        workdir = Path(tmp)
         seed_started = time.perf_counter()
-        process, url = start_server(Path(tmp), customers=customers)
+        process, url = start_server(workdir / "voucherify", customers=customers)
         seed_seconds = time.perf_counter() - seed_started
         try:
-            settings.VOUCHERIFY_API_URL = url + "/sandbox"
-            settings.VOUCHERIFY_APP_ID, settings.VOUCHERIFY_APP_TOKEN = "sandbox-app-id", "sandbox-app-token"
-            settings.VOUCHERIFY_IN_PROCESS = False
-            from customers_app.import_forms import EXPORT_COLUMNS
-            from customers_app.views.export import export_rows
-
-            started = time.perf_counter()
-            for _chunk in export_rows(filters={}, columns=list(EXPORT_COLUMNS)):
-                pass
-            seconds = time.perf_counter() - started
-            # Memory on a second pass: tracemalloc slows Python down several times.
-            tracemalloc.start()
-            total_bytes = 0
-            lines = 0
-            early_peak = 0
-            for chunk_number, chunk in enumerate(export_rows(filters={}, columns=list(EXPORT_COLUMNS)), start=1):
-                total_bytes += len(chunk.encode("utf-8"))
-                lines += chunk.count("\r\n")
-                if chunk_number == 21:  # header + 20 pages of 100
-                    early_peak = tracemalloc.get_traced_memory()[1]
-                    tracemalloc.reset_peak()
-            late_peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
+            (workdir / "dashboard").mkdir()
+            env = dashboard_env(workdir / "dashboard", free_port(), url + "/sandbox", LOG_LEVEL="WARNING")
+            answer = subprocess.run(
+                [sys.executable, "-m", "tests.bench_import_export", "--export-job", str(customers)],
+                cwd=ROOT, env=env, capture_output=True, text=True,
+            )  # fmt: skip
+            if answer.returncode:
+                raise RuntimeError(f"the export job benchmark failed:\n{answer.stderr[-4000:]}")
         finally:
             process.terminate()
             process.wait(timeout=10)
+    result = json.loads(answer.stdout.strip().splitlines()[-1])
+    return {**result, "customers": customers, "seed_and_start_seconds": round(seed_seconds, 1)}
+
+
+def _export_job_in_this_process(customers: int) -> dict:
+    """The subprocess's part: Django as the dashboard, the jobs run here by ``run_job.call``."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from customers_app.background import run_job
+    from customers_app.export_jobs import COLUMN_FIELDS, start_export
+    from customers_app.management.commands.dashboard_user import set_user_role
+    from customers_app.models import BackgroundJob
+    from customers_app.services.customers import customer_list
+
+    call_command("migrate", verbosity=0)
+    user, _ = set_user_role("marketer", "marketer", "bench-export-password-4b1c")
+    columns = list(COLUMN_FIELDS)
+
+    def run(filters: dict, total: int) -> BackgroundJob:
+        job = start_export(user=user, filters=filters, columns=columns, total=total)
+        run_job.call(str(job.pk))
+        job.refresh_from_db()
+        if job.status != BackgroundJob.Status.SUCCEEDED:
+            raise RuntimeError(f"the export job ended {job.status}: {job.message}")
+        return job
+
+    started = time.perf_counter()
+    full = run({}, customers)
+    seconds = time.perf_counter() - started
+    half = min(customers // 2 // 100, 98) * 100  # the list's page numbers stop at 99
+    after = customer_list(limit=100, page=half // 100 + 1).customers[0]  # the (half + 1)th newest
+    peaks = []
+    for filters, total in (({"created_at_after": after.created_cursor}, half), ({}, customers)):
+        tracemalloc.start()  # slows Python down several times: memory only, not time
+        job = run(filters, total)
+        peaks.append((job.done, tracemalloc.get_traced_memory()[1]))
+        tracemalloc.stop()
     return {
-        "customers": customers,
-        "rows_exported": lines - 1,
-        "file_mib": round(total_bytes / MIB, 2),
-        "seconds": round(seconds, 3),
-        "peak_mib_first_2000_rows": round((early_peak or late_peak) / MIB, 2),
-        "peak_mib_rest": round(late_peak / MIB, 2),
-        "peak_mib": round(max(early_peak, late_peak) / MIB, 2),
-        "seed_and_start_seconds": round(seed_seconds, 1),
+        "rows_exported": full.done,
+        "file_mib": round((full.file_size or 0) / MIB, 2),
+        "seconds": round(seconds, 2),
+        "calls_spent": full.calls_spent,
+        "calls_estimate": full.calls_estimate,
+        "peak_rows_half": peaks[0][0],
+        "peak_mib_half": round(peaks[0][1] / MIB, 2),
+        "peak_mib_full": round(peaks[1][1] / MIB, 2),
     }
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--export-job"]:
+        print(json.dumps(_export_job_in_this_process(int(sys.argv[2]))))
+        sys.exit(0)
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 50000
     customers = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
     print("import preview:", bench_import_preview(rows))
