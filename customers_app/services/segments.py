@@ -13,18 +13,23 @@ from customers_app.types import Segment
 SEGMENT_LIST_CACHE_SECONDS = 60
 
 
+def _cache_key(what: str) -> str:
+    """A cache key per Voucherify project (API URL and application id), so projects never share answers."""
+    client = get_client()
+    project = hashlib.sha256(f"{client.base_url}|{client.app_id}".encode()).hexdigest()[:16]
+    return f"voucherify:{what}:{project}"
+
+
 def segment_list() -> list[Segment]:
     """The project's segments, newest first (up to 100), for the customer list's segment filter.
 
     Cached for a minute per project. Raises Unavailable, RateLimited or AuthError.
     """
-    client = get_client()
-    project = hashlib.sha256(f"{client.base_url}|{client.app_id}".encode()).hexdigest()[:16]
-    cache_key = f"voucherify:segments:{project}"
+    cache_key = _cache_key("segments")
     cached = cache.get(cache_key)
     if cached is not None:
         return cached
-    data = client.get("/v1/segments", params={"limit": 100})
+    data = get_client().get("/v1/segments", params={"limit": 100})
     # The spec names the array `data` (data_ref) and also declares it as `segments`.
     items = data.get("data") if isinstance(data.get("data"), list) else data.get("segments") or []
     segments = [Segment.from_api(item) for item in items]
@@ -46,9 +51,7 @@ def segment_sizes() -> list[tuple[Segment, int]]:
     One call for the segments and one (``limit=1``, read ``total``) per segment, so the answer is
     cached for ten minutes per project. Raises Unavailable, RateLimited or AuthError.
     """
-    client = get_client()
-    project = hashlib.sha256(f"{client.base_url}|{client.app_id}".encode()).hexdigest()[:16]
-    cache_key = f"voucherify:segment-sizes:{project}"
+    cache_key = _cache_key("segment-sizes")
     cached = cache.get(cache_key)
     if cached is not None:
         return cached
