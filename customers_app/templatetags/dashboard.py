@@ -57,7 +57,7 @@ def _escaped(value: str | None) -> str:
     return escape(value) if _NEEDS_ESCAPE.search(value) else value
 
 
-_API_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")  # 2022-08-30T06:32:07.380Z
+_API_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")  # 2022-08-30T06:32:07.380Z
 
 
 def _time_cell(value: datetime | None, raw: Any, now: datetime) -> str:
