@@ -14,7 +14,9 @@ Prints one table:
 - CSV import preview and a background export job (``tests.bench_import_export``, skipped with
   BENCH_SKIP_IMPORT_EXPORT=1);
 - the sandbox at 100,000 customers: seed time and memory, list calls with the rate limit on and off
-  (``tests.bench_sandbox``, skipped with BENCH_SKIP_SCALE=1).
+  (``tests.bench_sandbox``, skipped with BENCH_SKIP_SCALE=1);
+- the search index at 100,000 customers: the first load's time and calls, an incremental pass's calls,
+  search latency over 200 fragments and the overview (``tests.search.bench_search``, BENCH_SKIP_SEARCH=1).
 """
 
 from __future__ import annotations
@@ -279,6 +281,10 @@ def main() -> int:
         from tests.bench_sandbox import scale_benchmarks
 
         rows += scale_benchmarks()
+    if os.environ.get("BENCH_SKIP_SEARCH") != "1":
+        from tests.search.bench_search import search_benchmarks
+
+        rows += search_benchmarks()
     print_table(rows)
     return 0 if all(row.ok is not False for row in rows) else 1
 
