@@ -284,13 +284,6 @@ run_export.on_cancel = _on_cancel
 # Files -----------------------------------------------------------------------------------------
 
 
-def can_download(job: BackgroundJob, user) -> bool:
-    """Only the person who made an export, and admins, may fetch it."""
-    from .roles import VIEW_AUDIT, perm
-
-    return job.created_by_id == user.pk or user.has_perm(perm(VIEW_AUDIT))
-
-
 def purge_expired_exports() -> int:
     """Deletes export files older than ``EXPORT_KEEP_DAYS``; returns how many."""
     cutoff = timezone.now() - timedelta(days=settings.EXPORT_KEEP_DAYS)
@@ -325,7 +318,6 @@ def purge_jobs_mentioning(values: Iterable[str]) -> int:
             job.save(update_fields=["file_name", "message"])
             count += 1
     return count
-
 
 
 def _blank(value: Any, folded: list[str]) -> Any:

@@ -120,7 +120,7 @@ def job_rejected_rows_view(request, async_action_id: str):
 # Jobs the dashboard runs itself (exports, bulk updates of every match) ---------------------------
 
 
-def _background_job(request, job_id) -> BackgroundJob:
+def _background_job(job_id) -> BackgroundJob:
     job = BackgroundJob.objects.filter(pk=job_id).first()
     if job is None:
         raise Http404("No such job")
@@ -138,7 +138,7 @@ def _may_manage(job: BackgroundJob, user) -> bool:
 def background_job_view(request, job_id):
     """Follows a dashboard job: progress, calls spent against the estimate, report, Cancel, Download."""
     resume_stale()  # a job whose worker died is queued again as soon as anyone looks
-    job = _background_job(request, job_id)
+    job = _background_job(job_id)
     context = {
         "job": job,
         "may_manage": _may_manage(job, request.user),
@@ -154,7 +154,7 @@ def background_job_view(request, job_id):
 @jobs_permission_required
 @require_POST
 def background_job_cancel_view(request, job_id):
-    job = _background_job(request, job_id)
+    job = _background_job(job_id)
     if not _may_manage(job, request.user):
         raise PermissionDenied
     if job.is_finished:
@@ -169,7 +169,7 @@ def background_job_cancel_view(request, job_id):
 @require_GET
 def background_job_download_view(request, job_id):
     """The export's file, streamed from the dashboard's storage; only its owner and admins get it."""
-    job = _background_job(request, job_id)
+    job = _background_job(job_id)
     if not _may_manage(job, request.user):
         raise PermissionDenied
     if not job.file_name or not storage.exists(job.file_name):
