@@ -141,6 +141,10 @@ class AuditEntry(models.Model):
         BULK_UPDATE = "customers.bulk_update", "Bulk update"
         GUARD_BLOCKED = "erasure_guard.blocked", "Re-creation of an erased person stopped"
         GUARD_OVERRIDE = "erasure_guard.override", "Re-creation guard overridden"
+        PRIVACY_OPEN = "privacy.open", "Privacy request opened"
+        PRIVACY_APPROVE = "privacy.approve", "Erasure approved"
+        PRIVACY_REJECT = "privacy.reject", "Privacy request rejected"
+        PRIVACY_ACCESS = "privacy.access", "Access request answered"
         DENIED = "access.denied", "Access denied"
 
     class Outcome(models.TextChoices):
@@ -307,6 +311,7 @@ class BackgroundJob(models.Model):
     class Kind(models.TextChoices):
         EXPORT = "export", "CSV export"
         BULK_UPDATE = "bulk_update_all", "Bulk update of every match"
+        ACCESS_PACK = "privacy_access", "Access request pack (GDPR)"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -361,3 +366,94 @@ class BackgroundJob(models.Model):
         if not self.total:
             return 100 if self.status == self.Status.SUCCEEDED else None
         return min(100, self.done * 100 // self.total)
+
+
+# GDPR privacy requests as cases (customers_app.privacy) ---------------------------------------------
+
+
+class PrivacyRequest(models.Model):
+    """One GDPR request handled as a case: an access request (art. 15) or an erasure (art. 17).
+
+    Like the erasure record it holds no personal data once it is closed. The identifier the admin
+    typed (an email, id or source id) is needed to run the request, so it is kept in ``identifier``
+    only while the case is open (or waiting for approval, or while its access pack is built) and
+    blanked when the case is done or rejected; what stays is its keyed hash (``identifier_digest``,
+    HMAC-SHA256 with SECRET_KEY, as the re-creation guard keeps) and, for an access request, the
+    hashes of every email, id and source id found (``subject_digests``), so an erasure of the same
+    person can find and delete the access pack without the case naming them. An erasure of that
+    person also blanks the identifier of any of their cases still open.
+    """
+
+    class Kind(models.TextChoices):
+        ACCESS = "access", "Access (art. 15)"
+        ERASURE = "erasure", "Erasure (art. 17)"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        AWAITING_APPROVAL = "awaiting_approval", "Waiting for approval"
+        DONE = "done", "Done"
+        REJECTED = "rejected", "Rejected"
+
+    class IdentifierKind(models.TextChoices):
+        EMAIL = "email", "Email"
+        ID = "id", "Voucherify customer id"
+        SOURCE_ID = "source_id", "Source id"
+
+    class Outcome(models.TextChoices):
+        ERASED = "erased", "Erased"
+        NOTHING_FOUND = "nothing_found", "Nothing found"
+        PARTIAL = "partial", "Partly erased"
+        FAILED = "failed", "Failed"
+        DELIVERED = "delivered", "Pack ready"
+        NO_RECORDS = "no_records", "No records held"
+
+    OPEN_STATUSES = (Status.OPEN, Status.AWAITING_APPROVAL)
+
+    reference = models.CharField(max_length=32, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    requester = models.CharField(max_length=32, choices=ErasureRecord.Requester.choices)
+    requester_reference = models.CharField(max_length=100, blank=True)
+    reason = models.TextField(blank=True)
+    received_on = models.DateField()
+    due_on = models.DateField(db_index=True)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN, db_index=True)
+    rejection_reason = models.TextField(blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    identifier_kind = models.CharField(max_length=16, choices=IdentifierKind.choices)
+    identifier = models.CharField(max_length=254, blank=True)  # blanked when the case closes
+    identifier_digest = models.CharField(max_length=64, blank=True, db_index=True)
+    subject_digests = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    prepared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="privacy_prepared"
+    )
+    prepared_by_name = models.CharField(max_length=150, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="privacy_approved"
+    )
+    approved_by_name = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    erasure = models.OneToOneField(
+        ErasureRecord, null=True, blank=True, on_delete=models.PROTECT, related_name="privacy_request"
+    )
+    job = models.ForeignKey(
+        "BackgroundJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="privacy_requests"
+    )
+    # Access requests: what the pack held (counts only) and when it was ready; the pack itself is a
+    # pair of files in the dashboard's storage, deleted after PRIVACY_FILE_DAYS or by an erasure.
+    counts = models.JSONField(default=dict, blank=True)
+    pack_files = models.JSONField(default=list, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    pack_deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_on", "-id"]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"Privacy request {self.reference} ({self.kind})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
