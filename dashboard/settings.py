@@ -194,6 +194,11 @@ else:
 BACKGROUND_JOB_STALE_SECONDS = env.int("BACKGROUND_JOB_STALE_SECONDS", default=60)
 # Export files are kept this long (then deleted, or at once when a person in them is erased).
 EXPORT_KEEP_DAYS = env.int("EXPORT_KEEP_DAYS", default=7)
+# GDPR privacy requests: the answer deadline, how long an access pack stays downloadable, and
+# whether an erasure needs a second person's approval ("two_person") or not ("off").
+PRIVACY_REQUEST_DAYS = env.int("PRIVACY_REQUEST_DAYS", default=30)
+PRIVACY_FILE_DAYS = env.int("PRIVACY_FILE_DAYS", default=7)
+ERASURE_APPROVAL = env.str("ERASURE_APPROVAL", default="off").strip().lower()
 # The customer search index (customers_app.search): an incremental pass every SEARCH_SYNC_SECONDS, a
 # reconciliation (removes customers deleted outside the dashboard) every SEARCH_RECONCILE_HOURS, and
 # the lease one pass holds so that only one runs at a time across machines (renewed while it works).
