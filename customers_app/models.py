@@ -146,6 +146,8 @@ class AuditEntry(models.Model):
         PRIVACY_REJECT = "privacy.reject", "Privacy request rejected"
         PRIVACY_ACCESS = "privacy.access", "Access request answered"
         DENIED = "access.denied", "Access denied"
+        # Someone looked at customer data (a page, a tab, a search, a download): see view_records.py.
+        VIEW = "access.view", "Viewed"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
@@ -174,6 +176,9 @@ class AuditEntry(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS, editable=False)
     detail = models.TextField(blank=True, editable=False)
     scrubbed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # View records only: the client's address, and how many rows a search or download showed.
+    address = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    rows = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     objects = AuditEntryQuerySet.as_manager()
 
