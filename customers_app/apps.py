@@ -22,3 +22,5 @@ class CustomersAppConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_sync_roles, sender=self)
+        # Signal receivers of the sign-in room (failed second steps → lockout; when a session authenticated).
+        from .signin import guards, lockout  # noqa: F401

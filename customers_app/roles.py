@@ -53,10 +53,20 @@ def sync_role_groups() -> None:
         group.permissions.set([by_codename[c] for c in codenames])
 
 
+def role_key_of(user) -> str:
+    """The user's role key (support, marketer, admin) or "" without one; read once per request."""
+    cached = getattr(user, "_dashboard_role_key", None)
+    if cached is None:
+        names = set(user.groups.values_list("name", flat=True)) if user.is_authenticated else set()
+        # With several dashboard groups the most powerful one is the role (ROLE_GROUPS is in rising order).
+        cached = next((key for key in reversed(ROLE_GROUPS) if ROLE_GROUPS[key][0] in names), "")
+        user._dashboard_role_key = cached
+    return cached
+
+
 def role_of(user) -> str:
     """The user's role for display: the name of their dashboard group, if any."""
-    names = {group_name for group_name, _ in ROLE_GROUPS.values()}
-    for group in user.groups.all():
-        if group.name in names:
-            return group.name
+    key = role_key_of(user)
+    if key:
+        return ROLE_GROUPS[key][0]
     return "Superuser" if user.is_superuser else "No role"

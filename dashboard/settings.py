@@ -97,6 +97,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    # Sign-in (customers_app.signin): accounts, OpenID Connect single sign-on, two factors, sessions.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",
+    "allauth.usersessions",
     "django_tasks_db",
     "customers_app",
     "customers_app.search",
@@ -113,6 +120,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "customers_app.signin.enrolment.SecondFactorEnrolmentMiddleware",
     "customers_app.audit_middleware.DeniedAttemptAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -217,6 +226,7 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 # Repeated failed logins lock that username from that address for a while; keyed on both so that
 # one attacker cannot lock a whole office (one NAT address) or one person out from everywhere.
@@ -226,10 +236,70 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_CALLABLE = "customers_app.views.auth.locked_out_view"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# allauth passes "username" to authenticate(); its login form names the field "login".
+AXES_USERNAME_CALLABLE = "customers_app.signin.lockout.username_of"
 
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "customers:list"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# --- Sign-in: django-allauth (customers_app.signin) ---
+# Staff accounts only: no self sign-up, no e-mail flows; usernames as today (`manage.py dashboard_user`).
+ACCOUNT_ADAPTER = "customers_app.signin.adapters.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_UNIQUE_EMAIL = False
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+# Lockout after failed logins (and failed second steps) is django-axes' job, keyed on username and address.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
+# Step-up: erase, delete, bulk update, import confirm and role changes need an authentication this recent.
+REAUTH_SECONDS = env.int("REAUTH_SECONDS", default=5 * 60)
+ACCOUNT_REAUTHENTICATION_TIMEOUT = REAUTH_SECONDS
+# Two factors: authenticator apps (TOTP), recovery codes, and passkeys/security keys (WebAuthn).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Voucherify customers")
+# One 30-second period either side, for phones whose clock drifts; each code is accepted once (the cache remembers it).
+MFA_TOTP_TOLERANCE = 1
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG or SANDBOX_MODE  # http://127.0.0.1 in the demo
+MFA_FORMS = {
+    "authenticate": "customers_app.signin.forms.SecondStepForm",
+    "reauthenticate": "customers_app.signin.forms.SecondStepReauthenticateForm",
+}
+# Roles that must enrol a second factor before they may use the dashboard at all; anyone else must
+# enrol before a page that deletes, erases, bulk-updates or reads the audit trail.
+MFA_REQUIRED_ROLES = env.list("MFA_REQUIRED_ROLES", default=["admin"])
+# The sandbox demo's admin comes enrolled with this authenticator secret (base32).
+DEMO_TOTP_SECRET = env.str("DEMO_TOTP_SECRET", default="JBSWY3DPEHPK3PXPVOUCHERIFYDEMO22") if SANDBOX_MODE else ""
+USERSESSIONS_TRACK_ACTIVITY = False
+
+# --- Single sign-on (OIDC) ---
+OIDC_SERVER_URL = env.str("OIDC_SERVER_URL", default="").rstrip("/")
+OIDC_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="your company account")
+OIDC_ROLE_CLAIM = env.str("OIDC_ROLE_CLAIM", default="groups")
+OIDC_ROLE_MAP = env.str("OIDC_ROLE_MAP", default="")
+PASSWORD_LOGIN = env.bool("PASSWORD_LOGIN", default=not OIDC_SERVER_URL)
+SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": []}}
+if OIDC_SERVER_URL:
+    if not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+        raise ImproperlyConfigured("OIDC_SERVER_URL is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are required too.")
+    SOCIALACCOUNT_PROVIDERS["openid_connect"]["APPS"] = [
+        {
+            "provider_id": "oidc",
+            "name": OIDC_PROVIDER_NAME,
+            "client_id": OIDC_CLIENT_ID,
+            "secret": OIDC_CLIENT_SECRET,
+            "settings": {"server_url": OIDC_SERVER_URL},
+        }
+    ]
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
 
 # The age counts from the last request (an idle timeout, within a minute): IdleSessionMiddleware moves
 # it on at most once a minute, instead of SESSION_SAVE_EVERY_REQUEST's database write on every request.

@@ -250,14 +250,32 @@ def tasks_run_immediately(settings):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
 
 
+# The authenticator secret of the test users that login_as enrols (base32).
+TEST_TOTP_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+
+
+def fully_signed_in(client, user) -> None:
+    """Logs the test client in as ``user`` as if they had just passed every step (password, second
+    factor): dangerous pages find a second factor and a fresh authentication (customers_app.signin)."""
+    from customers_app.signin.factors import enrol_totp
+    from customers_app.signin.guards import mark_authenticated
+
+    enrol_totp(user, TEST_TOTP_SECRET)
+    client.force_login(user)
+    session = client.session
+    mark_authenticated(session)
+    session.save()
+
+
 @pytest.fixture
 def login_as(db, client):
-    """Logs the test client in as a fresh user with the given role (support, marketer, admin)."""
+    """Logs the test client in as a fresh user with the given role (support, marketer, admin), enrolled
+    with a second factor and freshly authenticated (tests/signin covers the steps themselves)."""
     from customers_app.management.commands.dashboard_user import set_user_role
 
     def login(role: str, username: str | None = None):
         user, _ = set_user_role(username or f"{role}-user", role, "a-long-test-password")
-        client.force_login(user)
+        fully_signed_in(client, user)
         return client
 
     return login
@@ -292,21 +310,60 @@ def big_sandbox_dir(tmp_path_factory) -> Path:
     return workdir
 
 
-def signed_in(url: str, username: str, password: str = "demo-password-for-tests") -> requests.Session:
-    """A browser-like session of a served product, signed in through its login form."""
+# (served product, username, code) already accepted: allauth takes each authenticator code once.
+_USED_TOTP_CODES: set[tuple[str, str, str]] = set()
+
+
+def fresh_totp_code(secret: str, key: tuple[str, str]) -> str:
+    """A code of ``secret`` valid now (MFA_TOTP_TOLERANCE=1: this, the next or the last period) that
+    this test run has not used yet for ``key``; waits for the next period when all three are used."""
+    import time
+
+    import pyotp
+
+    totp = pyotp.TOTP(secret)
+    while True:
+        now = time.time()
+        for at in (now, now + 30, now - 30):
+            code = totp.at(at)
+            if (*key, code) not in _USED_TOTP_CODES:
+                _USED_TOTP_CODES.add((*key, code))
+                return code
+        time.sleep(30 - now % 30 + 0.5)
+
+
+def signed_in(
+    url: str, username: str, password: str = "demo-password-for-tests", totp_secret: str = ""
+) -> requests.Session:
+    """A browser-like session of a served product, signed in through its login form and, for roles
+    enrolled with a second factor (the demo admin: DEMO_TOTP_SECRET), its second step."""
     import re
+
+    from django.conf import settings
 
     session = requests.Session()
     login = session.get(url + "/accounts/login/", timeout=10)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
     answer = session.post(
         url + "/accounts/login/",
-        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+        data={"login": username, "password": password, "csrfmiddlewaretoken": token},
         headers={"Referer": url + "/accounts/login/"},
         timeout=30,
         allow_redirects=False,
     )
     assert answer.status_code == 302, answer.text[:500]
+    if answer.headers["Location"].startswith("/accounts/2fa/authenticate/"):
+        second = session.get(url + "/accounts/2fa/authenticate/", timeout=10)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', second.text).group(1)
+        code = fresh_totp_code(totp_secret or settings.DEMO_TOTP_SECRET, (url, username))
+        answer = session.post(
+            url + "/accounts/2fa/authenticate/",
+            data={"code": code, "csrfmiddlewaretoken": token},
+            headers={"Referer": url + "/accounts/2fa/authenticate/"},
+            timeout=30,
+            allow_redirects=False,
+        )
+        assert answer.status_code == 302, answer.text[:500]
     session.headers["Referer"] = url + "/"
     return session
 

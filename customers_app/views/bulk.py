@@ -26,6 +26,7 @@ from ..jobs import bulk_update_start, metadata_update_start
 from ..roles import BULK_UPDATE, perm
 from ..services.customers import customer_get, customer_list
 from ..services.voucherify import NotFound, RequestError
+from ..signin.guards import dangerous_action, resumed_post
 from ..types import Customer
 from .erasure import guard_stop
 from .export import filters_from
@@ -115,9 +116,15 @@ def _hidden(query: QueryDict) -> list[tuple[str, str]]:
 
 @permission_required(perm(BULK_UPDATE), raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@dangerous_action
 def customer_bulk_view(request):
     """Lets a marketer set fields or metadata on many customers at once, after seeing before → after."""
     query = request.POST if request.method == "POST" else request.GET
+    resumed = resumed_post(request) if request.method == "GET" else None
+    if resumed is not None:
+        # Back from a step-up: the same before → after preview again, to confirm once more.
+        query = resumed.copy()
+        query["preview"] = "1"
     selection = _read_selection(query)
     if selection is None:
         messages.warning(request, "Select customers in the list first, or choose all customers matching a filter.")

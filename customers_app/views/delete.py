@@ -16,6 +16,7 @@ from ..roles import DELETE, perm
 from ..search.index import remove_customers
 from ..services.customers import customer_delete, customer_get, customer_redeemables_list, customer_segments_list
 from ..services.voucherify import NotFound, VoucherifyError
+from ..signin.guards import dangerous_action, resumed_post
 from ..types import Customer
 from .common import customer_not_found
 
@@ -38,6 +39,7 @@ def _page(request: HttpRequest, *, customer: Customer, form: TypedConfirmationFo
 # The permission comes before the method check, so a refused user gets 403 whatever they send.
 @permission_required(perm(DELETE), raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@dangerous_action
 def customer_delete_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     """Lets an admin delete a customer after seeing who it is and what they hold, and typing their email to confirm."""
     try:
@@ -46,7 +48,8 @@ def customer_delete_view(request: HttpRequest, customer_id: str) -> HttpResponse
         return customer_not_found(request, customer_id, exc)
 
     if request.method == "GET":
-        return _page(request, customer=customer, form=TypedConfirmationForm(customer=customer))
+        # Back from a step-up: the confirmation they had typed, to send again.
+        return _page(request, customer=customer, form=TypedConfirmationForm(resumed_post(request), customer=customer))
 
     form = TypedConfirmationForm(request.POST, customer=customer)
     if not form.is_valid():

@@ -27,6 +27,7 @@ from ..import_forms import MappingForm, UploadForm
 from ..jobs import import_start
 from ..roles import IMPORT, perm
 from ..services.voucherify import RequestError
+from ..signin.guards import dangerous_action
 from .erasure import guard_stop
 
 SESSION_KEY = "customer_import"
@@ -249,6 +250,7 @@ def import_preview_view(request):
 
 @permission_required(perm(IMPORT), raise_exception=True)
 @require_POST
+@dangerous_action(return_to="customers:import-preview")
 def import_confirm_view(request):
     """Sends the valid rows to Voucherify as a clean CSV and follows the job."""
     upload = _upload(request)

@@ -39,19 +39,19 @@ def test_login_page_has_labelled_username_and_password(client):
     response = client.get("/accounts/login/")
     html = response.content.decode()
     assert response.status_code == 200
-    assert '<label for="id_username">Username</label>' in html
+    assert '<label for="id_login">Username</label>' in html
     assert '<label for="id_password">Password</label>' in html
 
 
 def test_login_with_the_right_password_lands_on_the_list(client):
     call_command("dashboard_user", "agent", role="support", password="correct-horse-battery")
-    response = client.post("/accounts/login/", {"username": "agent", "password": "correct-horse-battery"})
+    response = client.post("/accounts/login/", {"login": "agent", "password": "correct-horse-battery"})
     assert response.status_code == 302
     assert response["Location"] == "/customers/"
     client.logout()
-    failed = client.post("/accounts/login/", {"username": "agent", "password": "wrong"})
+    failed = client.post("/accounts/login/", {"login": "agent", "password": "wrong"})
     assert failed.status_code == 200
-    assert "Please enter a correct username and password" in failed.content.decode()
+    assert "The username and/or password you specified are not correct." in failed.content.decode()
 
 
 @pytest.mark.parametrize(

@@ -27,12 +27,12 @@ def test_pages_carry_a_strict_content_security_policy(client):
 def test_repeated_failed_logins_lock_the_account_and_say_so(client, settings):
     get_user_model().objects.create_user("target", password="the-right-password-123")
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
-        assert client.post("/accounts/login/", {"username": "target", "password": "wrong"}).status_code == 200
-    locked = client.post("/accounts/login/", {"username": "target", "password": "wrong"})
+        assert client.post("/accounts/login/", {"login": "target", "password": "wrong"}).status_code == 200
+    locked = client.post("/accounts/login/", {"login": "target", "password": "wrong"})
     assert locked.status_code == 429
     assert "locked for 15 minutes" in locked.content.decode()
     # Even the right password is refused while the lock lasts.
-    again = client.post("/accounts/login/", {"username": "target", "password": "the-right-password-123"})
+    again = client.post("/accounts/login/", {"login": "target", "password": "the-right-password-123"})
     assert again.status_code == 429
 
 

@@ -7,6 +7,7 @@ from django.urls import URLPattern, get_resolver, reverse
 
 from customers_app import roles
 from customers_app.management.commands.dashboard_user import set_user_role
+from tests.conftest import fully_signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +95,8 @@ def signed_in(client, use_sandbox_server):
             user = get_user_model().objects.create_user("no-role-user", password="a-long-test-password")
         else:
             user, _ = set_user_role(f"{role}-matrix", role, "a-long-test-password")
-        client.force_login(user)
+        # Enrolled and freshly signed in: this test is about permissions (tests/signin covers the factors).
+        fully_signed_in(client, user)
         return client
 
     return login
