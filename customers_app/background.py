@@ -35,6 +35,7 @@ logger = logging.getLogger("customers_app.background")
 HANDLERS = {
     BackgroundJob.Kind.EXPORT: "customers_app.export_jobs.run_export",
     BackgroundJob.Kind.BULK_UPDATE: "customers_app.bulk_jobs.run_bulk_update",
+    BackgroundJob.Kind.ACCESS_PACK: "customers_app.privacy_pack.run_access_pack",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -16,10 +17,10 @@ from django.db import transaction
 from .audit import Action, Outcome, audit_record, audit_scrub, capture_request_ids
 from .csv_import import import_files_purge_person
 from .export_jobs import purge_jobs_mentioning
-from .models import ErasedIdentifier, ErasureRecord
+from .models import ErasedIdentifier, ErasureRecord, PrivacyRequest
 from .no_trace import leave_no_trace
 from .search.index import remove_customers
-from .services.customers import customer_list, customer_permanently_delete
+from .services.customers import customer_get, customer_list, customer_permanently_delete
 from .services.voucherify import NotFound, VoucherifyError
 from .types import Customer
 
@@ -211,12 +212,41 @@ def erasure_candidates(*, customer: Customer) -> list[Customer]:
     return found
 
 
+def erasure_subjects(*, identifier: str, identifier_kind: str) -> list[Customer]:
+    """Every customer record a privacy request for what the admin typed covers; [] when Voucherify has none.
+
+    An email finds every customer with that email and the customer whose source id it is (many
+    projects use emails as source ids); an id or source id finds that customer and everyone sharing
+    their email. Raises Unavailable, RateLimited or AuthError.
+    """
+    value = identifier.strip()
+    if not value:
+        return []
+    if identifier_kind != PrivacyRequest.IdentifierKind.EMAIL:
+        try:
+            customer = customer_get(customer_id=value)
+        except NotFound:
+            return []
+        return erasure_candidates(customer=customer)
+    found: list[Customer] = []
+    with contextlib.suppress(NotFound):
+        found.append(customer_get(customer_id=value))
+    wanted = normalise_identifier(value)
+    for other in customer_list(email=value, limit=MAX_SHARED_EMAIL).customers:
+        if normalise_identifier(other.email) == wanted and all(other.id != c.id for c in found):
+            found.append(other)
+    return found
+
+
 def _receipt(customer: Customer) -> dict[str, Any]:
     """Permanently deletes one customer; the receipt holds ids and counts, never personal values."""
-    receipt: dict[str, Any] = {"customer_id": customer.id}
+    return _deletion_receipt(customer.id, receipt={"customer_id": customer.id})
+
+
+def _deletion_receipt(key: str, *, receipt: dict[str, Any]) -> dict[str, Any]:
     with capture_request_ids() as request_ids:
         try:
-            deletion = customer_permanently_delete(customer_id=customer.id)
+            deletion = customer_permanently_delete(customer_id=key)
         except NotFound as exc:
             # Already gone (deleted meanwhile): nothing of theirs is left to erase.
             return receipt | {"outcome": "not_found", "request_id": exc.request_id or request_ids.last, "counts": {}}
@@ -228,6 +258,7 @@ def _receipt(customer: Customer) -> dict[str, Any]:
                 "counts": {},
             }
     return receipt | {
+        "customer_id": receipt.get("customer_id") or deletion.related_object_id or "",
         "outcome": "erased",
         "deletion_id": deletion.id,
         "status": deletion.status or "",
@@ -235,6 +266,28 @@ def _receipt(customer: Customer) -> dict[str, Any]:
         "counts": {key: value for key, value in deletion.counts.items() if isinstance(value, int | float)},
         "request_id": request_ids.last,
     }
+
+
+def _typed_receipt(identifier: str, identifier_kind: str) -> dict[str, Any]:
+    """Nobody could be fetched: asks Voucherify to permanently delete whatever it still holds under the
+    typed id or source id (an email too, as projects use emails as source ids). The receipt names the
+    customer id only when the admin typed one: a source id is often an email."""
+    receipt: dict[str, Any] = {
+        "customer_id": identifier if identifier_kind == PrivacyRequest.IdentifierKind.ID else "",
+        "looked_up": identifier_kind,
+    }
+    return _deletion_receipt(identifier, receipt=receipt)
+
+
+def _typed_values(identifier: str, identifier_kind: str) -> tuple[list[str], list[str]]:
+    """The typed identifier as (emails, source ids) for the guard and the scrub; an id is neither."""
+    if not identifier.strip():
+        return [], []
+    if identifier_kind == PrivacyRequest.IdentifierKind.EMAIL:
+        return [identifier.strip()], []
+    if identifier_kind == PrivacyRequest.IdentifierKind.SOURCE_ID:
+        return [], [identifier.strip()]
+    return [], []
 
 
 def customers_erase(
@@ -245,6 +298,9 @@ def customers_erase(
     requester: str,
     requester_reference: str = "",
     reason: str,
+    case: PrivacyRequest | None = None,
+    identifier: str = "",
+    identifier_kind: str = "",
 ) -> ErasureRecord:
     """Erases every customer given (one person's records) and keeps the evidence.
 
@@ -253,12 +309,25 @@ def customers_erase(
     source ids for the re-creation guard, scrubs the person from the audit trail and audits each
     erasure. A customer Voucherify no longer has counts as erased; a failure leaves that customer
     in place and makes the outcome "partial" (or "failed" when nothing was erased).
+
+    ``identifier`` (an email, id or source id typed on a privacy request) covers someone Voucherify
+    can no longer show: with no ``customers`` the permanent deletion is asked for that value, and an
+    email or source id typed joins the guard either way. ``case`` is the privacy request this answers:
+    it is linked and closed in the same transaction (its identifier blanked) so that no copy of the
+    typed value outlives the database compaction that follows.
     """
-    receipts = [_receipt(customer) for customer in customers]
-    done = [customer for customer, receipt in zip(customers, receipts, strict=True) if receipt["outcome"] != "failed"]
-    if len(done) == len(customers):
+    if customers:
+        receipts = [_receipt(customer) for customer in customers]
+    elif identifier.strip():
+        receipts = [_typed_receipt(identifier.strip(), identifier_kind)]
+    else:
+        receipts = []
+    typed_emails, typed_source_ids = _typed_values(identifier, identifier_kind)
+    done = [customer for customer, receipt in zip(customers, receipts, strict=False) if receipt["outcome"] != "failed"]
+    succeeded = [receipt for receipt in receipts if receipt["outcome"] != "failed"]
+    if len(succeeded) == len(receipts):
         outcome = ErasureRecord.Outcome.COMPLETED
-    elif done:
+    elif succeeded:
         outcome = ErasureRecord.Outcome.PARTIAL
     else:
         outcome = ErasureRecord.Outcome.FAILED
@@ -277,14 +346,18 @@ def customers_erase(
             requester=requester,
             requester_reference=requester_reference,
             reason=reason,
-            customer_ids=[customer.id for customer in customers],
+            customer_ids=[r["customer_id"] for r in receipts if r.get("customer_id")],
             receipts=receipts,
             outcome=outcome,
         )
-        if done:
+        if case is not None:
+            _close_case(case, record=record)
+        if succeeded:
             values = {(ErasedIdentifier.Kind.EMAIL, c.email) for c in done if c.email} | {
                 (ErasedIdentifier.Kind.SOURCE_ID, c.source_id) for c in done if c.source_id
             }
+            values |= {(ErasedIdentifier.Kind.EMAIL, v) for v in typed_emails}
+            values |= {(ErasedIdentifier.Kind.SOURCE_ID, v) for v in typed_source_ids}
             ErasedIdentifier.objects.bulk_create(
                 [
                     ErasedIdentifier(kind=kind, digest=identifier_digest(value), erasure=record)
@@ -296,7 +369,7 @@ def customers_erase(
             audit_scrub(
                 customer_ids=[c.id for c in done],
                 source_ids={c.source_id: c.id for c in done if c.source_id},
-                emails=sorted({c.email for c in done if c.email}),
+                emails=sorted({c.email for c in done if c.email} | set(typed_emails)),
                 note=f"Personal details removed by erasure request {record.pk}.",
             )
         for receipt in receipts:
@@ -304,26 +377,54 @@ def customers_erase(
             audit_record(
                 actor=actor,
                 action=Action.ERASE,
-                target_id=receipt["customer_id"],
+                target_id=receipt["customer_id"] or (case.reference if case else reference),
                 changes={"erasure_id": record.pk, "outcome": receipt["outcome"], "counts": receipt.get("counts", {})},
                 request_id=receipt.get("request_id") or "",
                 outcome=Outcome.FAILED if failed else Outcome.SUCCESS,
                 detail=f"Erasure request {record.pk} (reference {reference})"
                 + (f": {receipt['error']}" if failed else ""),
             )
-    if done:  # no copy in the search index, the import wizard's files, export files or jobs' parameters either
-        remove_customers([c.id for c in done])
-        import_files_purge_person(emails=[c.email for c in done], source_ids=[c.source_id for c in done])
-        purge_jobs_mentioning([value for c in done for value in (c.email, c.source_id, c.id, c.phone)])
-        # ... nor in sessions, other job records and audit entries, nor in the database files themselves.
+    if succeeded:  # no copy in the search index, the import wizard's files, export files or jobs' parameters either
+        emails = [c.email for c in done] + typed_emails
+        source_ids = [c.source_id for c in done] + typed_source_ids
+        ids = [c.id for c in done] + [r["customer_id"] for r in receipts if r.get("customer_id")]
+        remove_customers(sorted(set(ids)))
+        import_files_purge_person(emails=emails, source_ids=source_ids)
+        purge_jobs_mentioning([*emails, *source_ids, *ids, *(c.phone for c in done)])
+        # ... nor in sessions, other job records, audit entries, privacy requests and their access
+        # packs, nor in the database files themselves.
+        keep = case.pk if case is not None and case.is_open else None
         leave_no_trace(
-            emails=[c.email for c in done],
+            emails=emails,
             names=[c.name for c in done],
             phones=[c.phone for c in done],
-            source_ids=[c.source_id for c in done],
+            source_ids=source_ids,
+            digests=[identifier_digest(v) for v in (*emails, *source_ids, *ids) if normalise_identifier(v)],
+            keep_privacy_request=keep,
             note=f"Personal details removed by erasure request {record.pk}.",
         )
     return record
+
+
+def _close_case(case: PrivacyRequest, *, record: ErasureRecord) -> None:
+    """Links the erasure to its case; a complete erasure closes it and blanks the typed identifier,
+    a partial or failed one leaves it open (with the identifier) so it can be run again."""
+    receipts = record.receipts
+    case.erasure = record
+    if record.outcome == ErasureRecord.Outcome.COMPLETED:
+        erased = any(r["outcome"] == "erased" for r in receipts)
+        case.outcome = PrivacyRequest.Outcome.ERASED if erased else PrivacyRequest.Outcome.NOTHING_FOUND
+        case.status = PrivacyRequest.Status.DONE
+        case.identifier = ""
+        case.closed_at = record.created_at
+    else:
+        case.outcome = (
+            PrivacyRequest.Outcome.PARTIAL
+            if record.outcome == ErasureRecord.Outcome.PARTIAL
+            else PrivacyRequest.Outcome.FAILED
+        )
+        case.status = PrivacyRequest.Status.OPEN
+    case.save()
 
 
 def erasure_evidence(record: ErasureRecord) -> dict[str, Any]:

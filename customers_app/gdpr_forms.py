@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.utils import timezone
 
 from .audit import AuditFilters
-from .models import AuditEntry, ErasureRecord
+from .models import AuditEntry, ErasureRecord, PrivacyRequest
 
 
 def confirmation_value(customer) -> tuple[str, str]:
@@ -94,6 +95,143 @@ class EraseForm(TypedConfirmationForm):
                     "Leave the person's name, email and source id out: this record is kept after they are erased.",
                 )
         return cleaned
+
+
+def _personal_patterns(values) -> list[re.Pattern]:
+    # Short values (a one-letter name) would match everything; they identify no one anyway.
+    folded = {v.strip().casefold() for v in values if v and len(v.strip()) >= 4}
+    # Whole words only, so a name like "Anna" does not refuse "annual review".
+    return [re.compile(rf"(?<!\w){re.escape(value)}(?!\w)") for value in sorted(folded)]
+
+
+PERSONAL_DATA_ERROR = "Leave the person's name, email and source id out: this record is kept after they are erased."
+
+
+class PrivacyRequestForm(forms.Form):
+    """A new privacy request: what is asked, who the person is (for the lookup only), who asked, when.
+
+    The identifier is kept on the case only while it is open (see ``PrivacyRequest``); the other
+    fields stay for good, so they must not hold it.
+    """
+
+    kind = forms.ChoiceField(
+        choices=PrivacyRequest.Kind.choices,
+        widget=forms.RadioSelect,
+        label="What is asked",
+        initial=PrivacyRequest.Kind.ACCESS,
+    )
+    identifier_kind = forms.ChoiceField(
+        choices=PrivacyRequest.IdentifierKind.choices,
+        label="Find the person by",
+        initial=PrivacyRequest.IdentifierKind.EMAIL,
+    )
+    identifier = forms.CharField(
+        max_length=254,
+        label="Email, customer id or source id",
+        help_text="Used to find every customer record of the person, also one Voucherify no longer shows. "
+        "Kept only until the request is answered.",
+    )
+    reference = forms.CharField(
+        max_length=32,
+        required=False,
+        label="Request reference (optional)",
+        help_text="Your case number, e.g. GDPR-2025-0142. Left empty, the dashboard gives one (PR-…).",
+    )
+    requester = forms.ChoiceField(
+        choices=[("", "Choose who made the request"), *ErasureRecord.Requester.choices],
+        label="Requested by",
+        help_text="Who asked. Their name and contact details stay in your ticketing system, not here.",
+    )
+    requester_reference = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Ticket id (optional)",
+        help_text="The request's id in your ticketing or CRM system. Not a name or email.",
+    )
+    received_on = forms.DateField(
+        label="Received on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The answer is due a month later.",
+    )
+    reason = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Legal basis or note",
+        help_text="Required for an erasure, e.g. “Right to erasure, GDPR art. 17(1)(a)”. No personal details.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["received_on"].initial = timezone.localdate()
+        for name in ("identifier", "reference", "requester_reference"):
+            self.fields[name].widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
+
+    def clean_identifier(self) -> str:
+        value = self.cleaned_data["identifier"].strip()
+        if not value:
+            raise forms.ValidationError("Type the person's email, customer id or source id.")
+        return value
+
+    def clean_received_on(self):
+        value = self.cleaned_data["received_on"]
+        if value > timezone.localdate():
+            raise forms.ValidationError("The request cannot have been received in the future.")
+        return value
+
+    def clean_reference(self) -> str:
+        value = self.cleaned_data["reference"].strip()
+        if value and PrivacyRequest.objects.filter(reference=value).exists():
+            raise forms.ValidationError("A request with this reference exists already. Choose another one.")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        kind, identifier = cleaned.get("kind"), cleaned.get("identifier") or ""
+        by_email = cleaned.get("identifier_kind") == PrivacyRequest.IdentifierKind.EMAIL
+        if by_email and identifier and "@" not in identifier:
+            self.add_error("identifier", "That is not an email address. Choose “customer id” or “source id” instead.")
+        if kind == PrivacyRequest.Kind.ERASURE and not (cleaned.get("reason") or "").strip():
+            self.add_error("reason", "Say why the data is erased (the legal basis).")
+        patterns = _personal_patterns([identifier])
+        for name in ("reference", "requester_reference", "reason"):
+            value = (cleaned.get(name) or "").casefold()
+            if value and any(pattern.search(value) for pattern in patterns):
+                self.add_error(name, PERSONAL_DATA_ERROR)
+        return cleaned
+
+
+class CaseConfirmationForm(forms.Form):
+    """Carrying out or approving an erasure: the user types the case's identifier (an email ignoring case)."""
+
+    confirmation = forms.CharField(max_length=254, strip=True)
+
+    def __init__(self, *args, case: PrivacyRequest, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.case = case
+        field = self.fields["confirmation"]
+        field.label = f"Type the {case.get_identifier_kind_display().lower()} to confirm the erasure"
+        field.help_text = f"Type {case.identifier} exactly."
+        field.widget.attrs.update({"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"})
+
+    def clean_confirmation(self) -> str:
+        typed, expected = self.cleaned_data["confirmation"], self.case.identifier.strip()
+        if self.case.identifier_kind == PrivacyRequest.IdentifierKind.EMAIL:
+            matches = typed.casefold() == expected.casefold()
+        else:
+            matches = typed == expected
+        if not expected or not matches:
+            raise forms.ValidationError(f"That is not it. Nothing was erased. Type {expected} to confirm.")
+        return typed
+
+
+class RejectionForm(forms.Form):
+    rejection_reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason for rejecting",
+        help_text="For example: the requester's identity could not be verified (ticket 4411). No personal details.",
+    )
 
 
 class GuardOverrideForm(forms.Form):

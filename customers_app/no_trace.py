@@ -14,6 +14,10 @@ What each place can hold, and what happens to it here:
   parameters (``purge_jobs_mentioning`` already blanks emails, ids and phones in the parameters; names
   are blanked here).
 - Audit entries that name the person without their ids (``audit.audit_scrub_mentioning``).
+- Privacy requests: a case still open for the person (an access request, another erasure) has its typed
+  identifier blanked and is closed, since it can no longer be answered; every access pack (the JSON and
+  HTML files in the dashboard's storage) about them is deleted, found by the keyed hashes of the ids the
+  pack covered (``subject_digests``) or by its content mentioning them.
 - SQLite: every connection runs with ``secure_delete`` (settings), so a deleted or rewritten row is zeroed
   in its page; the FTS5 index is merged (``optimize``) so its old segments, which kept the trigrams and
   positions of the deleted text, are rewritten without them; then the write-ahead log is checkpointed
@@ -33,9 +37,11 @@ from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.db import connections, transaction
+from django.utils import timezone
 
+from . import storage
 from .audit import MIN_MENTION, audit_scrub_mentioning
-from .models import BackgroundJob, Job
+from .models import BackgroundJob, Job, PrivacyRequest
 
 logger = logging.getLogger("customers_app.erasure")
 
@@ -59,13 +65,18 @@ def _mentions(text: str, needles: list[str]) -> bool:
 
 def leave_no_trace(
     *, emails: Iterable[str | None], names: Iterable[str | None], phones: Iterable[str | None],
-    source_ids: Iterable[str | None] = (), note: str = "",
+    source_ids: Iterable[str | None] = (), note: str = "", digests: Iterable[str] = (),
+    keep_privacy_request: int | None = None,
 ) -> dict[str, int]:  # fmt: skip
     """Removes the erased person's remaining copies (see the module docstring); returns what it did.
 
     ``emails``, ``phones`` and ``source_ids`` match anywhere (case-insensitive); names match where the
-    whole name is written. Never raises: the erasure itself has happened, and each step logs its failure.
+    whole name is written. ``digests`` are the keyed hashes (``erasure.identifier_digest``) of the person's
+    emails, ids and source ids, matched against privacy requests; ``keep_privacy_request`` is the erasure's
+    own case when it stays open to be run again. Never raises: the erasure itself has happened, and each
+    step logs its failure.
     """
+    digests = set(digests)
     values = _folded([*emails, *phones, *source_ids])
     names = _folded(names)
     # Substring matches need values long enough to be this person's ("7" as a source id is in everything).
@@ -75,6 +86,7 @@ def leave_no_trace(
         ("sessions", lambda: sessions_forget(needles)),
         ("audit_entries", lambda: audit_scrub_mentioning(values=values, names=names, note=note)),
         ("jobs", lambda: job_records_forget(needles)),
+        ("privacy_requests", lambda: privacy_requests_forget(needles, digests, keep=keep_privacy_request)),
         ("database", database_compact),
     )
     for name, step in steps:
@@ -160,6 +172,43 @@ def _blank(value: Any, needles: list[str]) -> Any:
     if isinstance(value, str) and _mentions(value, needles):
         return ERASED
     return value
+
+
+# Privacy requests and their access packs -------------------------------------------------------------
+
+
+def privacy_requests_forget(needles: list[str], digests: set[str], *, keep: int | None = None) -> int:
+    """Closes the person's other open cases (identifier blanked) and deletes every access pack about
+    them; returns the cases changed."""
+    if not needles and not digests:
+        return 0
+    changed = 0
+    now = timezone.now()
+    cases = PrivacyRequest.objects.exclude(pk=keep).exclude(identifier="", pack_files=[])
+    for case in cases.iterator(500):
+        fields: list[str] = []
+        about_them = case.identifier_digest in digests or bool(set(case.subject_digests) & digests)
+        if case.identifier and (about_them or _mentions(case.identifier, needles)):
+            case.identifier = ""
+            fields.append("identifier")
+            if case.is_open:
+                case.status = PrivacyRequest.Status.REJECTED
+                case.rejection_reason = "The person was erased before this request was answered."
+                case.closed_at = now
+                fields += ["status", "rejection_reason", "closed_at"]
+                if case.job_id:
+                    BackgroundJob.objects.filter(pk=case.job_id).exclude(status__in=BackgroundJob.FINISHED).update(
+                        cancel_requested=True
+                    )
+        if case.pack_files and (about_them or any(storage.contains_any(name, needles) for name in case.pack_files)):
+            for name in case.pack_files:
+                storage.delete(name)
+            case.pack_files, case.pack_deleted_at = [], now
+            fields += ["pack_files", "pack_deleted_at"]
+        if fields:
+            case.save(update_fields=fields)
+            changed += 1
+    return changed
 
 
 # The database files --------------------------------------------------------------------------------

@@ -1,29 +1,46 @@
-"""GDPR erasure pages: the guarded erase flow, the register of erasure requests with evidence, the re-creation guard."""
+"""GDPR pages: privacy requests (access and erasure cases, approval, access packs), the guarded erase flow,
+erasure records with evidence, the re-creation guard."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from .. import audit
 from ..erasure import (
     ErasedPerson,
     GuardHit,
-    customers_erase,
     erased_match,
     erasure_candidates,
     erasure_evidence,
+    erasure_subjects,
     guard_message,
 )
 from ..erasure import guard_record as erasure_guard_record
-from ..gdpr_forms import EraseForm, GuardOverrideForm
-from ..models import ErasureRecord
+from ..gdpr_forms import CaseConfirmationForm, EraseForm, GuardOverrideForm, PrivacyRequestForm, RejectionForm
+from ..models import ErasureRecord, PrivacyRequest
+from ..privacy import (
+    NotAllowed,
+    approval_required,
+    deadline,
+    erasure_carry_out,
+    may_carry_out,
+    may_download,
+    may_reject,
+    privacy_request_list,
+    privacy_request_open,
+    privacy_request_reject,
+)
+from ..privacy_pack import pack_available, pack_zip_stream, purge_expired_packs
 from ..roles import ERASE, perm
 from ..services.customers import customer_get
 from ..services.voucherify import NotFound
@@ -64,16 +81,33 @@ def customer_erase_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     if not form.is_valid():
         return _erase_page(request, customer=customer, people=people, form=form, status=400)
     data = form.cleaned_data
-    record = customers_erase(
+    case = privacy_request_open(
         actor=request.user,
-        customers=people,
-        reference=data["reference"],
+        kind=PrivacyRequest.Kind.ERASURE,
+        identifier=customer.id,
+        identifier_kind=PrivacyRequest.IdentifierKind.ID,
         requester=data["requester"],
         requester_reference=data["requester_reference"],
         reason=data["reason"],
+        reference=data["reference"],
     )
-    count = len(record.customer_ids)
-    if record.outcome == ErasureRecord.Outcome.COMPLETED:
+    if approval_required():
+        messages.info(request, f"Request {case.reference} now waits for a second person's approval.")
+        return redirect("customers:privacy-request", case.pk)
+    record = erasure_carry_out(case=case, actor=request.user, customers=people)
+    return _erasure_done(request, record)
+
+
+def _erasure_done(request: HttpRequest, record: ErasureRecord) -> HttpResponse:
+    count = len(record.receipts)
+    nothing_held = bool(record.receipts) and all(r["outcome"] == "not_found" for r in record.receipts)
+    if record.outcome == ErasureRecord.Outcome.COMPLETED and nothing_held:
+        messages.success(
+            request,
+            f"Nothing found for request {record.reference}: Voucherify holds no customer for it any more. "
+            "It is recorded, and the guard stops the person being re-created.",
+        )
+    elif record.outcome == ErasureRecord.Outcome.COMPLETED:
         messages.success(
             request, f"Erased {count} customer record{'s' if count != 1 else ''} for request {record.reference}."
         )
@@ -88,13 +122,132 @@ def customer_erase_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     return redirect("customers:erasure", record.pk)
 
 
+# Privacy requests ----------------------------------------------------------------------------------
+
+
 @permission_required(perm(ERASE), raise_exception=True)
 @require_GET
-def erasure_list_view(request: HttpRequest) -> HttpResponse:
-    """Lists every erasure request answered through the dashboard, newest first."""
-    paginator = Paginator(ErasureRecord.objects.all(), PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
-    return render(request, "erasures/list.html", {"page": page, "nav": "erasures"})
+def privacy_request_list_view(request: HttpRequest) -> HttpResponse:
+    """Lists every privacy request, what is overdue or due within a week first."""
+    purge_expired_packs()  # on the way: packs older than PRIVACY_FILE_DAYS
+    page = Paginator(privacy_request_list(), PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [(case, deadline(case)) for case in page.object_list]
+    context = {"page": page, "rows": rows, "approval_required": approval_required(), "nav": "erasures"}
+    return render(request, "erasures/list.html", context)
+
+
+@permission_required(perm(ERASE), raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def privacy_request_new_view(request: HttpRequest) -> HttpResponse:
+    """Lets an admin record an access or erasure request, also for someone Voucherify no longer shows."""
+    if request.method == "GET":
+        initial = {name: request.GET[name] for name in ("kind", "identifier_kind") if request.GET.get(name)}
+        form = PrivacyRequestForm(initial=initial)
+        return render(request, "erasures/new.html", {"form": form, "nav": "erasures"})
+    form = PrivacyRequestForm(request.POST)
+    if not form.is_valid():
+        return render(request, "erasures/new.html", {"form": form, "nav": "erasures"}, status=400)
+    case = privacy_request_open(actor=request.user, **form.cleaned_data)
+    if case.kind == PrivacyRequest.Kind.ACCESS:
+        messages.success(request, f"Access request {case.reference} recorded: its pack is being gathered.")
+    elif case.status == PrivacyRequest.Status.AWAITING_APPROVAL:
+        messages.info(request, f"Erasure request {case.reference} recorded: it waits for a second person's approval.")
+    else:
+        messages.info(request, f"Erasure request {case.reference} recorded. Check who will be erased, then confirm.")
+    return redirect("customers:privacy-request", case.pk)
+
+
+def _case(pk: int) -> PrivacyRequest:
+    return get_object_or_404(PrivacyRequest.objects.select_related("erasure", "job"), pk=pk)
+
+
+def _case_page(request: HttpRequest, case: PrivacyRequest, *, confirm=None, reject=None, status=200):
+    """The case page; an open erasure shows who would be erased now (looked up live)."""
+    people = None
+    if case.kind == PrivacyRequest.Kind.ERASURE and case.is_open and case.identifier:
+        people = erasure_subjects(identifier=case.identifier, identifier_kind=case.identifier_kind)
+    can_carry_out, can_reject = may_carry_out(case, request.user), may_reject(case, request.user)
+    context = {
+        "case": case,
+        "deadline": deadline(case),
+        "people": people,
+        "can_carry_out": can_carry_out,
+        "can_reject": can_reject,
+        "can_download": may_download(case, request.user) and pack_available(case),
+        "approval_required": approval_required(),
+        "confirm": confirm or (CaseConfirmationForm(case=case) if can_carry_out else None),
+        "reject": reject or (RejectionForm() if can_reject else None),
+        "file_days": settings.PRIVACY_FILE_DAYS,
+        "nav": "erasures",
+    }
+    return render(request, "erasures/request.html", context, status=status)
+
+
+@permission_required(perm(ERASE), raise_exception=True)
+@require_GET
+def privacy_request_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Shows one privacy request: deadline, status, who handled it, and what can be done next."""
+    return _case_page(request, _case(pk))
+
+
+@permission_required(perm(ERASE), raise_exception=True)
+@require_POST
+def privacy_request_erase_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Carries out an erasure request, or approves and carries it out when two-person approval is on.
+
+    The preparer of a two-person erasure gets 403 here, whatever the page showed them.
+    """
+    case = _case(pk)
+    if not may_carry_out(case, request.user):
+        raise PermissionDenied("You may not carry out this erasure.")
+    form = CaseConfirmationForm(request.POST, case=case)
+    if not form.is_valid():
+        return _case_page(request, case, confirm=form, status=400)
+    try:
+        record = erasure_carry_out(case=case, actor=request.user)
+    except NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    return _erasure_done(request, record)
+
+
+@permission_required(perm(ERASE), raise_exception=True)
+@require_POST
+def privacy_request_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Rejects an open request with a reason (under two-person approval, not by whoever prepared it)."""
+    case = _case(pk)
+    if not may_reject(case, request.user):
+        raise PermissionDenied("You may not reject this request.")
+    form = RejectionForm(request.POST)
+    if not form.is_valid():
+        return _case_page(request, case, reject=form, status=400)
+    privacy_request_reject(case=case, actor=request.user, reason=form.cleaned_data["rejection_reason"])
+    messages.success(request, f"Request {case.reference} rejected.")
+    return redirect("customers:privacy-request", case.pk)
+
+
+def _record_view(request: HttpRequest, *, what: str, rows: int | None = None) -> None:
+    """A view record ("who looked at whom") where that feature is present."""
+    record_view = getattr(audit, "record_view", None)
+    if record_view is not None:
+        record_view(request, rows=rows, what=what)
+
+
+@permission_required(perm(ERASE), raise_exception=True)
+@require_GET
+def privacy_request_pack_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Downloads an access request's pack (a zip of data.json and report.html) for the case's handlers."""
+    case = _case(pk)
+    if not may_download(case, request.user):
+        raise PermissionDenied("Only the people handling this request may download its pack.")
+    if case.kind != PrivacyRequest.Kind.ACCESS or not pack_available(case):
+        raise Http404("No pack to download: it was not made yet, or it was deleted.")
+    _record_view(request, what="access request pack download", rows=case.counts.get("customers"))
+    response = StreamingHttpResponse(pack_zip_stream(case), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="access-request-{case.pk}.zip"'
+    return response
+
+
+# Erasure records -----------------------------------------------------------------------------------
 
 
 @permission_required(perm(ERASE), raise_exception=True)
@@ -110,6 +263,7 @@ def erasure_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 def erasure_evidence_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Downloads one erasure record as JSON evidence for the data protection file."""
     record = get_object_or_404(ErasureRecord, pk=pk)
+    _record_view(request, what="erasure evidence download", rows=len(record.receipts))
     body = json.dumps(erasure_evidence(record), indent=2, ensure_ascii=False)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="erasure-{record.pk}.json"'
