@@ -148,6 +148,10 @@ class AuditEntry(models.Model):
         DENIED = "access.denied", "Access denied"
         # Someone looked at customer data (a page, a tab, a search, a download): see view_records.py.
         VIEW = "access.view", "Viewed"
+        # The Team page (team.py); a role set at single sign-on is recorded as ROLE_CHANGE too.
+        ROLE_CHANGE = "user.role", "Role changed"
+        DEACTIVATE = "user.deactivate", "User deactivated"
+        SESSIONS_REVOKED = "user.sessions_revoked", "Sessions ended"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"

@@ -17,6 +17,7 @@ EXPORT = "export_customers"
 DELETE = "delete_customer"
 ERASE = "erase_customer"
 VIEW_AUDIT = "view_audit"
+MANAGE_TEAM = "manage_team"
 
 PERMISSIONS = {
     VIEW: "Can view customers",
@@ -28,6 +29,7 @@ PERMISSIONS = {
     DELETE: "Can delete customers",
     ERASE: "Can permanently erase customers (GDPR)",
     VIEW_AUDIT: "Can view the audit trail",
+    MANAGE_TEAM: "Can manage the team: roles, deactivation, sessions",
 }
 
 ROLE_GROUPS = {
@@ -53,15 +55,30 @@ def sync_role_groups() -> None:
         group.permissions.set([by_codename[c] for c in codenames])
 
 
+def role_key_from_group_names(names) -> str:
+    """The role key these group names give, or ""; with several, the most powerful (ROLE_GROUPS rises)."""
+    names = set(names)
+    return next((key for key in reversed(ROLE_GROUPS) if ROLE_GROUPS[key][0] in names), "")
+
+
 def role_key_of(user) -> str:
     """The user's role key (support, marketer, admin) or "" without one; read once per request."""
     cached = getattr(user, "_dashboard_role_key", None)
     if cached is None:
-        names = set(user.groups.values_list("name", flat=True)) if user.is_authenticated else set()
-        # With several dashboard groups the most powerful one is the role (ROLE_GROUPS is in rising order).
-        cached = next((key for key in reversed(ROLE_GROUPS) if ROLE_GROUPS[key][0] in names), "")
+        names = user.groups.values_list("name", flat=True) if user.is_authenticated else []
+        cached = role_key_from_group_names(names)
         user._dashboard_role_key = cached
     return cached
+
+
+def set_role(user, role: str) -> None:
+    """Leaves ``user`` in exactly the dashboard group of ``role`` ("" for none); other groups stay."""
+    sync_role_groups()
+    user.groups.remove(*Group.objects.filter(name__in=[name for name, _ in ROLE_GROUPS.values()]))
+    if role:
+        user.groups.add(Group.objects.get(name=ROLE_GROUPS[role][0]))
+    for cached in ("_dashboard_role_key", "_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        user.__dict__.pop(cached, None)
 
 
 def role_of(user) -> str:

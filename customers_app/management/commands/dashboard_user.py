@@ -5,25 +5,21 @@ from __future__ import annotations
 import getpass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from customers_app.roles import ROLE_GROUPS, sync_role_groups
+from customers_app.roles import ROLE_GROUPS, set_role
 
 
 def set_user_role(username: str, role: str, password: str) -> tuple[object, bool]:
     """Creates or updates ``username`` with exactly one dashboard role; returns (user, created)."""
-    sync_role_groups()
     user, created = get_user_model().objects.get_or_create(username=username)
     user.set_password(password)
     user.is_active = True
     user.save()
-    role_group_names = [name for name, _ in ROLE_GROUPS.values()]
-    user.groups.remove(*Group.objects.filter(name__in=role_group_names))
-    user.groups.add(Group.objects.get(name=ROLE_GROUPS[role][0]))
+    set_role(user, role)
     return user, created
 
 
