@@ -24,6 +24,8 @@ Outcome = AuditEntry.Outcome
 
 # What a scrubbed value reads as, so the trail still shows that a field changed.
 ERASED = "[erased]"
+# Entries whose detail names no one and stays through a scrub: a denied request, what was viewed.
+KEEPS_DETAIL = (Action.DENIED, Action.VIEW)
 
 
 # Recording ---------------------------------------------------------------------------------------
@@ -231,12 +233,18 @@ class AuditFilters:
     outcome: str = ""
     date_from: date | None = None
     date_to: date | None = None
+    kind: str = ""  # "changes": leave view records out; "views": only them
 
 
 def audit_list(*, filters: AuditFilters | None = None) -> QuerySet[AuditEntry]:
-    """Entries newest first, narrowed by actor (username), action, customer id, outcome and dates (UTC, inclusive)."""
+    """Entries newest first, narrowed by actor (username), action, customer id, outcome, dates (UTC,
+    inclusive) and kind (changes or views)."""
     filters = filters or AuditFilters()
     entries = AuditEntry.objects.select_related("actor")
+    if filters.kind == "changes":
+        entries = entries.exclude(action=Action.VIEW)
+    elif filters.kind == "views":
+        entries = entries.filter(action=Action.VIEW)
     if filters.actor:
         entries = entries.filter(actor_name__iexact=filters.actor.strip())
     if filters.action:
@@ -258,17 +266,31 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def customer_history(*, customer_id: str, limit: int = 100) -> list[AuditEntry]:
+def customer_history(*, customer_id: str, limit: int = 100, kind: str = "") -> list[AuditEntry]:
     """The latest entries about one customer (by Voucherify id), for its History tab."""
-    return list(audit_list(filters=AuditFilters(customer=customer_id))[:limit])
+    return list(audit_list(filters=AuditFilters(customer=customer_id, kind=kind))[:limit])
 
 
 HISTORY_LIMIT = 200
+HISTORY_VIEWS_LIMIT = 50
 
 
 def history_panel(request: HttpRequest, customer_id: str) -> dict[str, Any]:
-    """What the customer page's History tab shows (a ``Tab.load`` function): the latest entries."""
-    return {"entries": customer_history(customer_id=customer_id, limit=HISTORY_LIMIT), "limit": HISTORY_LIMIT}
+    """What the customer page's History tab shows (a ``Tab.load`` function): the latest changes, and
+    apart from them who looked at the customer lately (views would soon push the changes out)."""
+    return {
+        "entries": customer_history(customer_id=customer_id, limit=HISTORY_LIMIT, kind="changes"),
+        "limit": HISTORY_LIMIT,
+        "views": customer_history(customer_id=customer_id, limit=HISTORY_VIEWS_LIMIT, kind="views"),
+        "views_limit": HISTORY_VIEWS_LIMIT,
+    }
+
+
+def record_view(request: HttpRequest, **view) -> None:
+    """Records that someone looked at customer data: see ``customers_app.view_records.record_view``."""
+    from .view_records import record_view as record  # above this module: it builds on the trail
+
+    record(request, **view)
 
 
 # Scrubbing ---------------------------------------------------------------------------------------
@@ -322,7 +344,7 @@ def audit_scrub(
         entry.target_id = target_id
         entry.target_label = ""
         entry.changes = _blank_changes(entry.changes)
-        if entry.detail and entry.action != Action.DENIED:
+        if entry.detail and entry.action not in KEEPS_DETAIL:
             entry.detail = note or "Personal details removed after a GDPR erasure."
         entry.scrubbed_at = now
         entry.save(_scrub=True, update_fields=["target_id", "target_label", "changes", "detail", "scrubbed_at"])
@@ -374,7 +396,7 @@ def audit_scrub_mentioning(*, values: list[str], names: list[str] = (), note: st
             entry.target_id = path if not _mentions(path, values, full_names) else ERASED
         entry.target_label = ""
         entry.changes = _blank_changes(entry.changes)
-        if entry.detail and (entry.action != Action.DENIED or _mentions(entry.detail, values, full_names)):
+        if entry.detail and (entry.action not in KEEPS_DETAIL or _mentions(entry.detail, values, full_names)):
             entry.detail = note or "Personal details removed after a GDPR erasure."
         entry.scrubbed_at = entry.scrubbed_at or now
         entry.save(_scrub=True, update_fields=["target_id", "target_label", "changes", "detail", "scrubbed_at"])

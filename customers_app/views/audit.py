@@ -1,4 +1,5 @@
-"""The audit trail pages: the filtered, paged list, its CSV export, and each customer's History tab."""
+"""The audit trail pages: the filtered, paged list (changes and view records), its CSV export, and each
+customer's History tab."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from ..audit import audit_list, history_panel
-from ..gdpr_forms import AuditFilterForm
 from ..models import AuditEntry
 from ..roles import VIEW_AUDIT, perm
 from ..spreadsheet import neutralise
+from ..view_records import AuditTrailFilterForm
 from .detail import TABS_BY_SLUG, Tab, render_tab
 
 PAGE_SIZE = 50
@@ -34,6 +35,8 @@ EXPORT_COLUMNS = [
     "request_id",
     "detail",
     "scrubbed_at_utc",
+    "rows",
+    "address",
 ]
 
 
@@ -41,8 +44,9 @@ EXPORT_COLUMNS = [
 @permission_required(perm(VIEW_AUDIT), raise_exception=True)
 @require_GET
 def audit_list_view(request: HttpRequest) -> HttpResponse:
-    """Lets an admin see who changed what and when, filtered by actor, action, customer and dates."""
-    form = AuditFilterForm(request.GET or None)
+    """Lets an admin see who changed or looked at what and when, filtered by actor, action, customer,
+    dates and whether views are shown."""
+    form = AuditTrailFilterForm(request.GET or None)
     entries = audit_list(filters=form.filters()) if not form.is_bound or form.is_valid() else AuditEntry.objects.none()
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -82,6 +86,8 @@ def _export_rows(entries) -> Iterator[str]:
                     entry.request_id,
                     entry.detail,
                     entry.scrubbed_at.isoformat() if entry.scrubbed_at else "",
+                    "" if entry.rows is None else entry.rows,
+                    entry.address or "",
                 )
             ]
         )
@@ -91,7 +97,7 @@ def _export_rows(entries) -> Iterator[str]:
 @require_GET
 def audit_export_view(request: HttpRequest) -> HttpResponse:
     """Downloads the audit entries matching the filters as CSV."""
-    form = AuditFilterForm(request.GET or None)
+    form = AuditTrailFilterForm(request.GET or None)
     if form.is_bound and not form.is_valid():
         return render(request, "audit/list.html", {"form": form, "page": None, "nav": "audit"}, status=400)
     entries = audit_list(filters=form.filters())
@@ -114,7 +120,7 @@ HISTORY_TAB = TABS_BY_SLUG.get("history") or Tab(
 @permission_required(perm(VIEW_AUDIT), raise_exception=True)
 @require_GET
 def customer_history_view(request: HttpRequest, customer_id: str) -> HttpResponse:
-    """Shows who changed this customer through the dashboard, and when (the History tab)."""
+    """Shows who changed this customer through the dashboard and who looked at it, and when (the History tab)."""
     # Read here, on the request's own database connection: the whole-page render loads the panel
     # in a worker thread, which would not see this transaction's rows (and needs no Voucherify call).
     panel = HISTORY_TAB.load(request, customer_id)

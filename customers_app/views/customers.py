@@ -16,6 +16,7 @@ from ..search_listing import search_listing
 from ..services.customers import customer_find
 from ..services.segments import segment_list
 from ..services.voucherify import VoucherifyError
+from ..view_records import CUSTOMER_LIST, SEARCH, record_view
 
 LIST_QUERY_SESSION_KEY = "customer_list_query"
 
@@ -50,7 +51,12 @@ def customer_list_view(request):
     if request.htmx and not request.htmx.history_restore_request:
         template_name += "#results"
     context = {"form": form, "search_form": search_form, "listing": listing, "search": search, "nav": "customers"}
-    return render(request, template_name, context)
+    response = render(request, template_name, context)
+    rows = len(search.rows) if search else len(listing.customers) if listing else 0
+    if rows:  # how many customers were shown; never what was searched for (it can be an email)
+        searched = bool(q) or any(form.cleaned_data.get(name) for name in form.FILTER_FIELDS)
+        record_view(request, rows=rows, what=SEARCH if searched else CUSTOMER_LIST)
+    return response
 
 
 @permission_required(perm(VIEW), raise_exception=True)

@@ -1,4 +1,4 @@
-"""A customer's page: the profile card, and the Activity, Redeemables and Segments tabs."""
+"""A customer's page: the profile card, and the Activity, Redeemables and Segments tabs (each opening recorded)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ from ..services.customers import (
     customer_redeemables_list,
     customer_segments_list,
 )
-from ..services.voucherify import NotFound, RequestError
+from ..services.voucherify import NotFound, RequestError, VoucherifyError
 from ..types import Activity, Customer, Redeemable
+from ..view_records import CUSTOMER_PAGE, record_view, tab_view
 from .common import customer_not_found
 from .customers import LIST_QUERY_SESSION_KEY
 
@@ -299,6 +300,24 @@ def _page_context(request: HttpRequest, customer: Customer, tab: Tab) -> dict[st
     }
 
 
+def _opens_tab(request: HttpRequest, tab: Tab) -> bool:
+    """Whether an htmx request for a tab is someone opening it: a click on the tab itself (htmx names
+    the element, ``HX-Trigger: tab-<slug>``). The panel the customer page loads by itself, more
+    rows and the activity filters belong to an opening already recorded."""
+    return request.htmx.trigger == f"tab-{tab.slug}" and not request.GET.get("starting_after_id")
+
+
+def _voucherify_id(customer_id: str) -> str:
+    """The tab strip links by Voucherify id; a URL typed with a source id (perhaps an email) is
+    resolved, so a view record never holds one."""
+    if customer_id.startswith("cust_"):
+        return customer_id
+    try:
+        return customer_get(customer_id=customer_id).id
+    except VoucherifyError:
+        return ""  # recorded without the customer rather than under a source id
+
+
 def render_tab(request: HttpRequest, customer_id: str, tab: Tab) -> HttpResponse:
     """A tab as an htmx fragment (tab strip and panel, or just more rows) or as the whole page.
 
@@ -325,7 +344,10 @@ def render_tab(request: HttpRequest, customer_id: str, tab: Tab) -> HttpResponse
         }
         # "Load more" asks for the next rows only; anything else redraws the tab strip and panel.
         template = f"{tab.template}#rows" if request.GET.get("starting_after_id") else f"{DETAIL_TEMPLATE}#tabs"
-        return render(request, template, context)
+        response = render(request, template, context)
+        if _opens_tab(request, tab):
+            record_view(request, customer_id=_voucherify_id(customer_id), what=tab_view(tab.label))
+        return response
 
     future = _tab_loader.submit(_load_in_thread, tab.load, request, customer_id)
     try:
@@ -335,7 +357,9 @@ def render_tab(request: HttpRequest, customer_id: str, tab: Tab) -> HttpResponse
         return customer_not_found(request, customer_id, exc)
     panel = future.result()
     context = _page_context(request, customer, tab) | {"panel": panel, "panel_loaded": True}
-    return render(request, DETAIL_TEMPLATE, context)
+    response = render(request, DETAIL_TEMPLATE, context)
+    record_view(request, customer_id=customer.id, what=tab_view(tab.label))
+    return response
 
 
 @permission_required(perm(VIEW), raise_exception=True)
@@ -349,7 +373,9 @@ def customer_detail_view(request: HttpRequest, customer_id: str) -> HttpResponse
         return customer_not_found(request, customer_id, exc)
     # One upstream call: the selected tab's panel fills in by itself (hx-trigger="load").
     context = _page_context(request, customer, TABS_BY_SLUG[DEFAULT_TAB]) | {"panel_loaded": False}
-    return render(request, DETAIL_TEMPLATE, context)
+    response = render(request, DETAIL_TEMPLATE, context)
+    record_view(request, customer_id=customer.id, what=CUSTOMER_PAGE)
+    return response
 
 
 @permission_required(perm(VIEW), raise_exception=True)

@@ -23,6 +23,7 @@ from ..models import BackgroundJob, Job
 from ..roles import BULK_UPDATE, EXPORT, IMPORT, VIEW_AUDIT, perm
 from ..services.voucherify import NotFound, VoucherifyError
 from ..types import FINISHED_ASYNC_STATUSES
+from ..view_records import EXPORT_DOWNLOAD, record_view
 
 JOBS_PER_PAGE = 25
 REFRESHED_ON_LIST = 5
@@ -179,4 +180,6 @@ def background_job_download_view(request, job_id):
     response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
     if job.file_size is not None:
         response["Content-Length"] = str(job.file_size)
+    what = EXPORT_DOWNLOAD if job.kind == BackgroundJob.Kind.EXPORT else f"{job.get_kind_display()} download"
+    record_view(request, rows=job.total if job.total is not None else job.done, what=what)
     return response
