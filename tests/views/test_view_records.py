@@ -215,7 +215,8 @@ def test_the_audit_export_has_the_rows_and_the_address(admin_role_client):
     response = admin_role_client.get(reverse("customers:audit-export"), {"kind": "views"})
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     [row] = [row for row in rows if row["detail"] == "customer list"]
-    assert (row["action"], row["rows"], row["address"], row["actor"]) == ("access.view", "10", "127.0.0.1", "admin-user")
+    assert (row["action"], row["rows"], row["address"]) == ("access.view", "10", "127.0.0.1")
+    assert row["actor"] == "admin-user"
 
 
 def test_the_history_tab_shows_who_looked_apart_from_the_changes(admin_role_client, login_as, sandbox_server):
@@ -232,7 +233,8 @@ def test_the_history_tab_shows_who_looked_apart_from_the_changes(admin_role_clie
 
 def test_the_history_tab_says_when_nobody_looked_yet(admin_role_client, sandbox_server):
     customer = person(sandbox_server)
-    fragment = admin_role_client.get(reverse("customers:history", args=[customer["id"]]), headers={"HX-Request": "true"})
+    url = reverse("customers:history", args=[customer["id"]])
+    fragment = admin_role_client.get(url, headers={"HX-Request": "true"})
     assert "No views of this customer recorded yet" in text(fragment)
 
 
