@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -48,13 +49,14 @@ PACK_FILES = ("data.json", "report.html")
 
 def access_pack_start(*, case: PrivacyRequest, user) -> BackgroundJob:
     """Queues the job that gathers the pack for an open access request; the job's record names only the case."""
-    job = start_job(
-        kind=BackgroundJob.Kind.ACCESS_PACK,
-        user=user,
-        description=f"Access request {case.reference}: gathering everything held about the person",
-        params={"privacy_request": case.pk},
-    )
-    PrivacyRequest.objects.filter(pk=case.pk).update(job=job)
+    with transaction.atomic():  # the job is queued once the case knows it
+        job = start_job(
+            kind=BackgroundJob.Kind.ACCESS_PACK,
+            user=user,
+            description=f"Access request {case.reference}: gathering everything held about the person",
+            params={"privacy_request": case.pk},
+        )
+        PrivacyRequest.objects.filter(pk=case.pk).update(job=job)
     case.job = job
     return job
 
@@ -222,7 +224,9 @@ def run_access_pack(run: JobRun, *, page_size: int | None = None) -> str:
     case.status = PrivacyRequest.Status.DONE
     case.outcome = PrivacyRequest.Outcome.DELIVERED if found else PrivacyRequest.Outcome.NO_RECORDS
     case.identifier = ""  # the pack has what it needs; the case keeps no copy
-    case.save()
+    case.save(update_fields=[
+        "counts", "pack_files", "subject_digests", "delivered_at", "closed_at", "status", "outcome", "identifier",
+    ])  # fmt: skip
     audit_record(
         actor=run.job.created_by,
         action=Action.PRIVACY_ACCESS,
