@@ -124,6 +124,8 @@ MIDDLEWARE = [
     "customers_app.signin.enrolment.SecondFactorEnrolmentMiddleware",
     "customers_app.audit_middleware.DeniedAttemptAuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # PASSWORD_LOGIN off refuses password logins; a user without a role sees only the no-access page.
+    "customers_app.signin.no_access.SignInPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -276,13 +278,35 @@ DEMO_TOTP_SECRET = env.str("DEMO_TOTP_SECRET", default="JBSWY3DPEHPK3PXPVOUCHERI
 USERSESSIONS_TRACK_ACTIVITY = False
 
 # --- Single sign-on (OIDC) ---
-OIDC_SERVER_URL = env.str("OIDC_SERVER_URL", default="").rstrip("/")
+# OpenID Connect through allauth (customers_app.signin.sso); README "Single sign-on". The redirect URL
+# to register at the provider is <dashboard>/accounts/oidc/oidc/login/callback/ (provider id "oidc").
+OIDC_SERVER_URL = env.str("OIDC_SERVER_URL", default="").rstrip("/")  # the issuer
 OIDC_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
 OIDC_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
 OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="your company account")
 OIDC_ROLE_CLAIM = env.str("OIDC_ROLE_CLAIM", default="groups")
-OIDC_ROLE_MAP = env.str("OIDC_ROLE_MAP", default="")
+# "support=cs-agents,marketer=marketing,admin=dashboard-admins" -> {"support": ["cs-agents"], ...}; a role
+# may be named more than once. Empty: the provider's groups are ignored and admins give roles.
+_DASHBOARD_ROLES = ("support", "marketer", "admin")  # the keys of customers_app.roles.ROLE_GROUPS
+
+
+def _role_map(text: str) -> dict[str, list[str]]:
+    role_map: dict[str, list[str]] = {}
+    for pair in filter(None, (item.strip() for item in text.split(","))):
+        role, _, group = (part.strip() for part in pair.partition("="))
+        if role not in _DASHBOARD_ROLES or not group:
+            raise ImproperlyConfigured(
+                f"OIDC_ROLE_MAP: {pair!r} is not role=group with a role among {', '.join(_DASHBOARD_ROLES)}."
+            )
+        role_map.setdefault(role, []).append(group)
+    return role_map
+
+
+OIDC_ROLE_MAP = _role_map(env.str("OIDC_ROLE_MAP", default=""))
+# The username/password form: on with the sandbox, off once SSO is configured. Break-glass accounts
+# (`manage.py dashboard_user`) sign in with their password after a restart with PASSWORD_LOGIN=true.
 PASSWORD_LOGIN = env.bool("PASSWORD_LOGIN", default=not OIDC_SERVER_URL)
+SOCIALACCOUNT_ADAPTER = "customers_app.signin.sso.SocialAccountAdapter"
 SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"OAUTH_PKCE_ENABLED": True, "APPS": []}}
 if OIDC_SERVER_URL:
     if not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
@@ -296,8 +320,9 @@ if OIDC_SERVER_URL:
             "settings": {"server_url": OIDC_SERVER_URL},
         }
     ]
-SOCIALACCOUNT_LOGIN_ON_GET = False
-SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the login page's button POSTs (with CSRF) to start SSO
+SOCIALACCOUNT_AUTO_SIGNUP = True  # no sign-up form: the provider vouches for who they are
+# Accounts are linked by the provider's `sub` only, never by an email address or username.
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_STORE_TOKENS = False
 

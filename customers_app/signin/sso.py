@@ -8,14 +8,22 @@
   mapped groups give the most powerful of their roles (admin > marketer > support), the same rule
   ``roles.role_key_of`` reads roles with. Every change is audited.
 - Without a map the provider says nothing about roles: admins give them in the dashboard.
+- The ID token must carry the provider's signature. allauth checks its issuer, audience, expiry and
+  replay, but skips the signature when the token comes straight from the token endpoint (which
+  OpenID Connect allows over TLS); ``verify_id_token_signature`` adds that check against the
+  provider's JWKS, so a token signed with another key or altered after signing is refused.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 
+import jwt
 from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.internal import jwtkit
+from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -82,8 +90,46 @@ def sync_role_from_provider(user, sociallogin) -> None:
     logger.info("Single sign-on set the role of user %s: %s -> %s", user.pk, before or "none", after or "none")
 
 
+# Asymmetric algorithms only: an HS256 token would be "signed" with a secret the client also holds.
+SIGNATURE_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
+
+
+def _discovery(session, server_url: str) -> dict:
+    url = server_url if "/.well-known/" in server_url else server_url.rstrip("/") + "/.well-known/openid-configuration"
+    response = session.get(url)
+    response.raise_for_status()
+    return response.json()
+
+
+def verify_id_token_signature(response, *args, plain_session, **kwargs):
+    """A response hook on allauth's HTTP session: an ID token answered by a configured provider's token
+    endpoint must verify against that provider's published keys; raises ``OAuth2Error`` (which allauth
+    shows as a failed third-party login) when it does not."""
+    if response.request.method != "POST" or not response.ok or "id_token" not in response.text:
+        return response
+    id_token = response.json().get("id_token")
+    for app in settings.SOCIALACCOUNT_PROVIDERS.get("openid_connect", {}).get("APPS", []):
+        config = _discovery(plain_session, app["settings"]["server_url"])
+        if config.get("token_endpoint") != response.url:
+            continue
+        try:
+            alg, key = jwtkit.fetch_key(id_token, config["jwks_uri"], jwtkit.lookup_kid_jwk)
+            if alg not in SIGNATURE_ALGORITHMS:
+                raise OAuth2Error(f"ID token algorithm {alg!r} is not accepted")
+            jwt.decode(id_token, key=key, algorithms=[alg], audience=app["client_id"], issuer=config["issuer"])
+        except (jwt.PyJWTError, KeyError, ValueError) as exc:
+            raise OAuth2Error("The ID token does not verify against the provider's keys") from exc
+    return response
+
+
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     """allauth's hooks for SSO logins: open sign-up without a form, unique usernames, roles."""
+
+    def get_requests_session(self):
+        session = super().get_requests_session()
+        plain_session = super().get_requests_session()
+        session.hooks["response"].append(functools.partial(verify_id_token_signature, plain_session=plain_session))
+        return session
 
     def is_open_for_signup(self, request, sociallogin) -> bool:
         # Password accounts come from admins only (AccountAdapter); whoever the company's provider

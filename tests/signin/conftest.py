@@ -196,12 +196,13 @@ def sso_button(page: Page, provider_name: str) -> dict:
 
 
 def sign_in_with_sso(browser: Browser, dashboard_url: str, provider: OidcProvider, *, username: str,
-                     password: str, provider_name: str) -> Page:  # fmt: skip
+                     password: str, provider_name: str, stop_at: str = "") -> Page:  # fmt: skip
     """Dashboard login page → "Sign in with <name>" → the provider's authorize and login form → the
-    dashboard's callback → wherever the dashboard lands the person. Returns that last page."""
+    dashboard's callback → wherever the dashboard lands the person. Returns that last page (or the
+    first URL starting with ``stop_at``, unvisited)."""
     login_page = browser.go(dashboard_url + "/accounts/login/")
     assert login_page.status == 200, login_page.text[:2000]
     provider_login = browser.submit(login_page, sso_button(login_page, provider_name))
     assert provider_login.url.startswith(provider.url + "/accounts/login/"), (provider_login.url, provider_login.text)
     (form,) = page_forms(provider_login.text)
-    return browser.submit(provider_login, form, username=username, password=password)
+    return browser.submit(provider_login, form, stop_at=stop_at, username=username, password=password)

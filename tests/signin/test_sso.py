@@ -6,7 +6,8 @@ import base64
 import hashlib
 import json
 import secrets
-from urllib.parse import parse_qs, urlencode, urlsplit
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import jwt
 import pytest
@@ -88,3 +89,173 @@ def test_provider_tamper_switch_spoils_id_tokens(untampered, mode):
         _verified_claims(provider, flow["tokens"]["id_token"], "rp-check")
     header = json.loads(base64.urlsafe_b64decode(flow["tokens"]["id_token"].split(".")[0] + "=="))
     assert header["alg"] == "RS256"
+
+
+# The dashboard through single sign-on ------------------------------------------------------------
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from customers_app.models import AuditEntry  # noqa: E402
+from customers_app.roles import role_key_of  # noqa: E402
+from customers_app.signin.no_access import NO_ACCESS_PATH  # noqa: E402
+from customers_app.signin.sso import ROLE_CHANGE_ACTION  # noqa: E402
+
+from .conftest import CALLBACK_PATH, TEST_CLIENT_ORIGIN, sign_in_with_sso, sso_button  # noqa: E402
+
+PROVIDER_NAME = "Acme Login"
+LANDING = TEST_CLIENT_ORIGIN + "/customers/"
+ROLE_MAP = {"support": ["cs-agents"], "marketer": ["marketing"], "admin": ["dashboard-admins"]}
+
+
+class SsoDashboard:
+    """The dashboard in this process (Django test client) configured for the test provider."""
+
+    def __init__(self, client, provider):
+        self.client, self.provider = client, provider
+
+    def sign_in(self, username: str, stop_at: str = LANDING):
+        browser = Browser(self.client)
+        page = sign_in_with_sso(browser, TEST_CLIENT_ORIGIN, self.provider, username=username, password=PASSWORD,
+                                provider_name=PROVIDER_NAME, stop_at=stop_at)  # fmt: skip
+        return page
+
+    def signed_in_user(self):
+        user_id = self.client.session.get("_auth_user_id")
+        return get_user_model().objects.get(pk=user_id) if user_id else None
+
+    def log_out(self):
+        self.client.post(reverse("account_logout"))
+
+
+@pytest.fixture
+def sso(db, settings, client, untampered):
+    untampered.register_client("dashboard-tests", "dashboard-tests-secret", [TEST_CLIENT_ORIGIN + CALLBACK_PATH])
+    settings.OIDC_SERVER_URL = untampered.issuer
+    settings.OIDC_CLIENT_ID = "dashboard-tests"
+    settings.OIDC_CLIENT_SECRET = "dashboard-tests-secret"
+    settings.OIDC_PROVIDER_NAME = PROVIDER_NAME
+    settings.OIDC_ROLE_MAP = ROLE_MAP
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {
+            "OAUTH_PKCE_ENABLED": True,
+            "APPS": [{"provider_id": "oidc", "name": PROVIDER_NAME, "client_id": "dashboard-tests",
+                      "secret": "dashboard-tests-secret", "settings": {"server_url": untampered.issuer}}],
+        }
+    }  # fmt: skip
+    return SsoDashboard(client, untampered)
+
+
+def test_first_sso_login_signs_up_with_the_role_of_the_mapped_group(sso):
+    sub = sso.provider.save_user("sam", password=PASSWORD, email="sam@example.com", name="Sam Ortiz",
+                                 groups=["cs-agents", "everyone"])  # fmt: skip
+    page = sso.sign_in("sam")
+    assert page.url == LANDING, (page.url, page.history, page.text[:3000])
+    user = sso.signed_in_user()
+    assert (user.username, user.email, user.first_name, user.has_usable_password()) == (
+        "sam", "sam@example.com", "Sam", False,
+    )  # fmt: skip
+    assert role_key_of(user) == "support"
+    assert user.socialaccount_set.get().uid == sub
+    entry = AuditEntry.objects.get(action=ROLE_CHANGE_ACTION)
+    assert entry.actor == user and entry.changes == {"role": {"before": None, "after": "support"}}
+
+
+def test_role_follows_the_provider_groups_at_every_login(sso):
+    sso.provider.save_user("robin", password=PASSWORD, groups=["cs-agents"])
+    assert sso.sign_in("robin").url == LANDING
+    user = sso.signed_in_user()
+    sso.log_out()
+
+    sso.provider.set_groups("robin", ["cs-agents", "marketing"])
+    assert sso.sign_in("robin").url == LANDING
+    user = get_user_model().objects.get(pk=user.pk)
+    assert role_key_of(user) == "marketer"  # several mapped groups: the most powerful role
+    sso.log_out()
+
+    sso.provider.set_groups("robin", ["everyone"])  # left every mapped group at the provider
+    page = sso.sign_in("robin", stop_at="")
+    user = get_user_model().objects.get(pk=user.pk)
+    assert role_key_of(user) == ""
+    assert page.url == TEST_CLIENT_ORIGIN + NO_ACCESS_PATH
+    changes = [e.changes["role"] for e in AuditEntry.objects.filter(action=ROLE_CHANGE_ACTION).order_by("pk")]
+    assert changes == [
+        {"before": None, "after": "support"},
+        {"before": "support", "after": "marketer"},
+        {"before": "marketer", "after": None},
+    ]
+
+
+def test_without_a_role_map_roles_are_left_to_admins(sso, settings):
+    settings.OIDC_ROLE_MAP = {}
+    sso.provider.save_user("kim", password=PASSWORD, groups=["dashboard-admins"])
+    assert sso.sign_in("kim", stop_at="").url == TEST_CLIENT_ORIGIN + NO_ACCESS_PATH
+    user = sso.signed_in_user()
+    assert role_key_of(user) == ""
+    sso.log_out()
+    from customers_app.signin.sso import apply_role
+
+    apply_role(user, "marketer")  # as an admin would on the Team page
+    assert sso.sign_in("kim").url == LANDING
+    assert role_key_of(get_user_model().objects.get(pk=user.pk)) == "marketer"
+    assert not AuditEntry.objects.filter(action=ROLE_CHANGE_ACTION).exists()
+
+
+def test_sso_never_takes_over_a_local_account_of_the_same_name(sso):
+    local = get_user_model().objects.create_user("alex", password="break-glass-password-1")
+    sso.provider.save_user("alex", password=PASSWORD, groups=["cs-agents"])
+    assert sso.sign_in("alex").url == LANDING
+    user = sso.signed_in_user()
+    assert user.pk != local.pk and user.username.startswith("alex") and user.username != "alex"
+    assert not local.socialaccount_set.exists()
+
+
+@pytest.mark.parametrize("mode", ["foreign-key", "altered-payload", "wrong-audience", "wrong-issuer", "expired"])
+def test_a_tampered_id_token_is_refused(sso, mode):
+    sso.provider.save_user("mallory", password=PASSWORD, groups=["dashboard-admins"])
+    sso.provider.tamper(mode)
+    page = sso.sign_in("mallory", stop_at="")
+    assert sso.signed_in_user() is None, (mode, page.url)
+    assert not get_user_model().objects.filter(username__in=["mallory", "forged"]).exists()
+    assert page.status == 401 and "third-party account" in page.text, (page.url, page.text[:2000])
+
+
+def test_a_user_with_no_mapped_group_sees_the_no_access_page_and_nothing_else(sso):
+    sso.provider.save_user("noor", password=PASSWORD, groups=["everyone"])
+    page = sso.sign_in("noor", stop_at="")
+    assert page.url == TEST_CLIENT_ORIGIN + NO_ACCESS_PATH and page.status == 200
+    assert "no access to the dashboard yet" in page.text
+    assert "cs-agents" in page.text and "dashboard-admins" in page.text  # which groups to ask IT for
+    client = sso.client
+    for path in ["/customers/", "/customers/overview/", "/audit/", "/jobs/", "/customers/import/"]:
+        response = client.get(path)
+        assert (response.status_code, response.headers.get("Location")) == (302, NO_ACCESS_PATH), path
+    assert client.get("/customers/", headers={"HX-Request": "true"}).status_code == 403
+    assert client.post("/customers/new/", {"email": "x@example.com"}).status_code == 403
+    assert client.get(reverse("mfa_index")).status_code == 200  # their own account security
+    client.post(reverse("account_logout"))
+    assert client.get(NO_ACCESS_PATH).status_code == 302 and "_auth_user_id" not in client.session
+
+
+def test_with_password_login_off_only_sso_is_offered_and_the_password_form_is_refused(sso, settings, client):
+    settings.PASSWORD_LOGIN = False
+    get_user_model().objects.create_user("glass", password="break-glass-password-1")
+    page = Browser(client).go(TEST_CLIENT_ORIGIN + "/accounts/login/")
+    sso_button(page, PROVIDER_NAME)
+    assert 'name="password"' not in page.text
+    response = client.post("/accounts/login/", {"login": "glass", "password": "break-glass-password-1"})
+    assert response.status_code == 302 and "_auth_user_id" not in client.session
+    assert "turned off" in client.get(response.headers["Location"]).content.decode()
+
+    settings.PASSWORD_LOGIN = True  # the break-glass switch: the same account gets in with its password
+    response = client.post("/accounts/login/", {"login": "glass", "password": "break-glass-password-1"})
+    assert client.session.get("_auth_user_id") == str(get_user_model().objects.get(username="glass").pk)
+
+
+def test_the_documented_redirect_url_is_the_one_allauth_sends(sso):
+    assert reverse("openid_connect_callback", kwargs={"provider_id": "oidc"}) == CALLBACK_PATH
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert f"<dashboard>{CALLBACK_PATH}" in readme
+    page = Browser(sso.client).go(TEST_CLIENT_ORIGIN + "/accounts/login/")
+    provider_login = Browser(sso.client).submit(page, sso_button(page, PROVIDER_NAME), stop_at=sso.provider.url)
+    assert f"redirect_uri={quote(TEST_CLIENT_ORIGIN + CALLBACK_PATH, safe='')}" in provider_login.url
