@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import audit, budget, bulk, customers, delete, detail, edit, erasure, export, imports, jobs, overview
+from .views import audit, budget, bulk, customers, delete, detail, edit, erasure, export, imports, jobs, overview, team
 
 app_name = "customers"
 
@@ -37,6 +37,11 @@ urlpatterns = [
     path("audit/", audit.audit_list_view, name="audit"),
     path("budget/", budget.budget_view, name="budget"),
     path("audit/export/", audit.audit_export_view, name="audit-export"),
+    path("team/", team.team_list_view, name="team"),
+    path("team/<int:user_id>/role/", team.team_role_view, name="team-role"),
+    path("team/<int:user_id>/deactivate/", team.team_deactivate_view, name="team-deactivate"),
+    path("team/<int:user_id>/sessions/revoke/", team.team_sessions_revoke_view, name="team-sessions-revoke"),
+    path("account/log-out-everywhere/", team.sessions_end_all_view, name="log-out-everywhere"),
     # Ids may be source ids containing "/", so the suffixed routes come before the bare one.
     path("customers/<path:customer_id>/edit/", edit.customer_edit_view, name="edit"),
     path("customers/<path:customer_id>/activity/", detail.customer_activity_view, name="activity"),

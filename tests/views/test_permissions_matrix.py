@@ -47,12 +47,19 @@ PROTECTED = {
     "erase": ((roles.ERASE,), {"GET", "POST"}),
     "history": ((roles.VIEW_AUDIT,), {"GET"}),
     "detail": ((roles.VIEW,), {"GET"}),
+    "team": ((roles.MANAGE_TEAM,), {"GET"}),
+    "team-role": ((roles.MANAGE_TEAM,), {"GET", "POST"}),
+    "team-deactivate": ((roles.MANAGE_TEAM,), {"GET", "POST"}),
+    "team-sessions-revoke": ((roles.MANAGE_TEAM,), {"GET", "POST"}),
+    # Anyone with a role may end all of their own sessions (a user without one has the Log out button).
+    "log-out-everywhere": (tuple(roles.PERMISSIONS), {"POST"}),
 }
 ARGS = {
     "customer_id": "cust_matrix_nobody",
     "async_action_id": "aa_matrix_nobody",
     "pk": 999999,
     "job_id": "00000000-0000-4000-8000-000000000000",
+    "user_id": 999999,
 }
 ROLES = ["support", "marketer", "admin", None]  # None: signed in, but in no role
 
