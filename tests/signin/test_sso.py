@@ -259,3 +259,40 @@ def test_the_documented_redirect_url_is_the_one_allauth_sends(sso):
     page = Browser(sso.client).go(TEST_CLIENT_ORIGIN + "/accounts/login/")
     provider_login = Browser(sso.client).submit(page, sso_button(page, PROVIDER_NAME), stop_at=sso.provider.url)
     assert f"redirect_uri={quote(TEST_CLIENT_ORIGIN + CALLBACK_PATH, safe='')}" in provider_login.url
+
+
+def test_role_map_from_the_environment_is_checked_at_start():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from dashboard.settings import _role_map
+
+    assert _role_map("support=cs-agents, admin=dashboard-admins,support=helpdesk") == {
+        "support": ["cs-agents", "helpdesk"], "admin": ["dashboard-admins"],
+    }  # fmt: skip
+    with pytest.raises(ImproperlyConfigured, match="superuser=it"):
+        _role_map("superuser=it")
+
+
+def test_served_dashboard_configured_from_the_environment_signs_in_through_the_provider(untampered, tmp_path):
+    """The whole product under gunicorn, SSO set up by environment variables only, as an operator does."""
+    from tests.conftest import ServedProduct, free_port, prepare_product, product_env
+
+    port = free_port()
+    dashboard = f"http://127.0.0.1:{port}"
+    untampered.register_client("served-dashboard", "served-secret", [dashboard + CALLBACK_PATH])
+    untampered.save_user("jo", password=PASSWORD, email="jo@example.com", groups=["marketing"])
+    env = product_env(tmp_path, port, OIDC_SERVER_URL=untampered.issuer, OIDC_CLIENT_ID="served-dashboard",
+                      OIDC_CLIENT_SECRET="served-secret", OIDC_PROVIDER_NAME=PROVIDER_NAME,
+                      OIDC_ROLE_MAP="support=cs-agents,marketer=marketing,admin=dashboard-admins")  # fmt: skip
+    prepare_product(env, 0)
+    product = ServedProduct(env, tmp_path / "gunicorn.log", workers=1, threads=4, task_worker=False).start()
+    try:
+        browser = Browser()
+        login_page = browser.go(dashboard + "/accounts/login/")
+        assert 'name="password"' not in login_page.text  # PASSWORD_LOGIN defaults to off with SSO
+        page = sign_in_with_sso(browser, dashboard, untampered, username="jo", password=PASSWORD,
+                                provider_name=PROVIDER_NAME, stop_at=dashboard + "/customers/")  # fmt: skip
+        assert page.url == dashboard + "/customers/", (page.url, page.history)
+        assert "(Marketing)" in browser.go(dashboard + "/accounts/no-access/").text  # has a role: sent on
+    finally:
+        product.stop()
