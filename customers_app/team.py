@@ -122,9 +122,11 @@ def team_member(user_id: int) -> TeamMember | None:
 
 
 def _other_active_admins(user) -> bool:
-    return (
-        get_user_model().objects.filter(is_active=True, groups__name=ROLE_GROUPS[ADMIN][0]).exclude(pk=user.pk).exists()
-    )
+    admins = get_user_model().objects.filter(is_active=True, groups__name=ROLE_GROUPS[ADMIN][0])
+    # Lock the admins, then count afresh (PostgreSQL; SQLite serialises writes anyway), so two admins
+    # demoting each other at the same moment cannot leave the dashboard with none.
+    list(admins.select_for_update().values_list("pk", flat=True))
+    return admins.exclude(pk=user.pk).exists()
 
 
 def _refuse_losing_an_admin(actor, member: TeamMember, *, what: str) -> None:
