@@ -4,7 +4,7 @@ role (say, signed in by SSO with no mapped group) sees only the page that says s
 The no-access page is served here, at ``NO_ACCESS_PATH`` under allauth's ``accounts/``, so that this
 middleware alone decides what such a user may open: that page, their own account pages (security,
 sessions, log out), and public pages (login, health check, static files, the sandbox API).
-Everything else redirects to it (GET) or is refused with it (403, any other method or htmx).
+Everything else answers 403 with that page in place (the URL they opened stays in the address bar).
 """
 
 from __future__ import annotations
@@ -67,6 +67,5 @@ class SignInPolicyMiddleware:
             return None
         if not getattr(view_func, "login_required", True) or request.path.startswith(ACCOUNT_PAGES_PREFIX):
             return None
-        if request.method in ("GET", "HEAD") and not request.headers.get("HX-Request"):
-            return redirect(NO_ACCESS_PATH)
+        # In place, with 403: whatever they open (a bookmark, the landing page after login) says so.
         return no_access_page(request, status=403)
