@@ -175,8 +175,8 @@ class ServedProduct:
                 # A login page needs no API call, so waiting for the server spends none of the budget.
                 if requests.get(self.url + "/accounts/login/", timeout=5).status_code == 200:
                     return self
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or its workers still booting on a busy machine
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.process.kill()
                 raise RuntimeError("The product server did not start:\n" + self.log_path.read_text()[-4000:])
