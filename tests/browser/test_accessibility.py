@@ -28,11 +28,12 @@ def pages_for(role: str, customer_id: str) -> list[str]:
     pages = ["/customers/", "/customers/?city=Nowhere", f"/customers/{customer_id}/", "/overview/"]
     pages += [f"/customers/{customer_id}/{tab}/" for tab in ("activity", "redeemables", "segments")]
     pages += [f"/customers/{customer_id}/edit/", "/customers/jump/?q=nobody@example.com", "/customers/cust_missing/"]
+    pages += ["/accounts/sessions/"]
     if role in ("marketer", "admin"):
         pages += ["/customers/new/", "/customers/import/", "/jobs/"]
     if role == "admin":
         pages += [f"/customers/{customer_id}/delete/", f"/customers/{customer_id}/erase/", "/audit/", "/erasures/"]
-        pages += ["/budget/"]
+        pages += ["/budget/", "/team/"]
     return pages
 
 
