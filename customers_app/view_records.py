@@ -35,6 +35,7 @@ CUSTOMER_PAGE = "customer page"
 SEARCH = "search"
 CUSTOMER_LIST = "customer list"
 EXPORT_DOWNLOAD = "export download"
+REJECTED_ROWS_DOWNLOAD = "rejected rows download"
 ERASURE_EVIDENCE_DOWNLOAD = "erasure evidence download"
 
 

@@ -67,10 +67,13 @@ def customer_jump_view(request):
     matches = customer_find(query=query) if query else []
     if len(matches) == 1:
         url = reverse("customers:detail", args=[matches[0].id])
-        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-    return render(
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)  # the page records the view
+    response = render(
         request,
         "customers/jump.html",
         {"query": query, "jump_query": query, "matches": matches, "nav": "customers"},
         status=200 if matches or not query else 404,
     )
+    if matches:
+        record_view(request, rows=len(matches), what=SEARCH)
+    return response

@@ -23,7 +23,7 @@ from ..models import BackgroundJob, Job
 from ..roles import BULK_UPDATE, EXPORT, IMPORT, VIEW_AUDIT, perm
 from ..services.voucherify import NotFound, VoucherifyError
 from ..types import FINISHED_ASYNC_STATUSES
-from ..view_records import EXPORT_DOWNLOAD, record_view
+from ..view_records import EXPORT_DOWNLOAD, REJECTED_ROWS_DOWNLOAD, record_view
 
 JOBS_PER_PAGE = 25
 REFRESHED_ON_LIST = 5
@@ -115,6 +115,7 @@ def job_rejected_rows_view(request, async_action_id: str):
         rejected_rows_csv(job=job, failures=failures), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="rejected-rows-{job.async_action_id}.csv"'
+    record_view(request, rows=len(failures), what=REJECTED_ROWS_DOWNLOAD)
     return response
 
 

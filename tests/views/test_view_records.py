@@ -151,7 +151,31 @@ def test_a_search_of_the_index_records_the_row_count_not_the_text(ready_index, s
     assert_names_no_one(entry, customer)
 
 
+def test_the_jump_box_listing_several_matches_records_their_count(support_client, sandbox_server):
+    email = f"shared-{uuid.uuid4().hex[:8]}@example.com"
+    twins = [person(sandbox_server, email=email) for _ in range(2)]
+    assert support_client.get(reverse("customers:jump"), {"q": email}).status_code == 200
+    one = support_client.get(reverse("customers:jump"), {"q": twins[0]["source_id"]})
+    assert one.status_code == 302  # the customer page it leads to records the opening
+    [entry] = views()
+    assert (entry.detail, entry.rows) == ("search", 2)
+    assert_names_no_one(entry, twins[0])
+
+
 # Downloads -------------------------------------------------------------------------------------------------
+
+
+def test_a_rejected_rows_download_is_recorded_with_its_rows(marketer_client, sandbox_server):
+    from tests.views.test_jobs import poll_until_finished, start_import_with_a_rejected_row
+
+    tag = f"vr-{uuid.uuid4().hex[:8]}"
+    action_id = start_import_with_a_rejected_row(marketer_client, tag)
+    poll_until_finished(marketer_client, action_id)
+    response = marketer_client.get(reverse("customers:job-rejected", args=[action_id]))
+    assert f"bob+{tag}@example.com" in b"".join(response.streaming_content).decode()
+    [entry] = views()
+    assert (entry.detail, entry.rows, entry.target_id) == ("rejected rows download", 1, "")
+    assert tag not in entry.detail
 
 
 @pytest.mark.django_db(transaction=True)
