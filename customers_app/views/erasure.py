@@ -44,6 +44,7 @@ from ..privacy_pack import pack_available, pack_zip_stream, purge_expired_packs
 from ..roles import ERASE, perm
 from ..services.customers import customer_get
 from ..services.voucherify import NotFound
+from ..signin.guards import dangerous_action, resumed_post
 from ..types import Customer
 from .common import customer_not_found
 
@@ -65,6 +66,7 @@ def _erase_page(request: HttpRequest, *, customer: Customer, people: list[Custom
 
 @permission_required(perm(ERASE), raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@dangerous_action
 def customer_erase_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     """Lets an admin answer a "forget me" request: every customer with the person's email is erased for good."""
     try:
@@ -74,7 +76,8 @@ def customer_erase_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     # Looked up again on POST: whoever shares the email now is who gets erased.
     people = erasure_candidates(customer=customer)
     if request.method == "GET":
-        form = EraseForm(customer=customer, personal_values=_personal_values(people))
+        # Back from a step-up: what they had typed, to confirm once more.
+        form = EraseForm(resumed_post(request), customer=customer, personal_values=_personal_values(people))
         return _erase_page(request, customer=customer, people=people, form=form)
 
     form = EraseForm(request.POST, customer=customer, personal_values=_personal_values(people))
@@ -191,15 +194,19 @@ def privacy_request_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required(perm(ERASE), raise_exception=True)
-@require_POST
+@require_http_methods(["GET", "POST"])
+@dangerous_action
 def privacy_request_erase_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Carries out an erasure request, or approves and carries it out when two-person approval is on.
 
-    The preparer of a two-person erasure gets 403 here, whatever the page showed them.
+    The preparer of a two-person erasure gets 403 here, whatever the page showed them. GET is the case
+    page with the confirmation filled in again, where a step-up sign-in brings the user back.
     """
     case = _case(pk)
     if not may_carry_out(case, request.user):
         raise PermissionDenied("You may not carry out this erasure.")
+    if request.method == "GET":
+        return _case_page(request, case, confirm=CaseConfirmationForm(resumed_post(request), case=case))
     form = CaseConfirmationForm(request.POST, case=case)
     if not form.is_valid():
         return _case_page(request, case, confirm=form, status=400)

@@ -223,6 +223,17 @@ def test_an_erased_person_leaves_no_trace_in_the_dashboards_files(product):
     )
     assert session.get(url + confirmed.headers["Location"], timeout=30).status_code == 200
 
+    # Asked what the dashboard holds about them: an access request, whose pack the worker gathers into the storage.
+    new_url = f"{url}/privacy/new/"
+    fields = form_fields(session.get(new_url, timeout=30).text, "identifier")
+    fields.update(kind="access", identifier_kind="email", identifier=email, requester="data_subject")
+    opened = csrf_post(session, new_url, new_url, fields, allow_redirects=False)
+    assert opened.status_code == 302, opened.text[:2000]
+    case_url = url + opened.headers["Location"]
+    wait_until(lambda: "Download the pack (zip)" in session.get(case_url, timeout=30).text, what="the access pack")
+    pack = session.get(case_url + "pack.zip", timeout=30)
+    assert pack.status_code == 200 and pack.content.startswith(b"PK")
+
     # A restart folds the write-ahead log into the database file: the person's rows are in its pages now,
     # where a plain delete would leave them readable in free space. The scan sees them there.
     product.stop()
@@ -231,6 +242,7 @@ def test_an_erased_person_leaves_no_trace_in_the_dashboards_files(product):
     before = traces(product.data_dir, personal_values(email, names, phones))
     assert email in before["dashboard.sqlite3"] and names[1] in before["dashboard.sqlite3"], before
     assert any(path.startswith("files/exports/") for path in before), before
+    assert any(path.startswith("files/privacy/") for path in before), before
 
     # Erased through the erase form.
     erase_url = f"{url}/customers/{customer_id}/erase/"
@@ -242,6 +254,7 @@ def test_an_erased_person_leaves_no_trace_in_the_dashboards_files(product):
     assert sandbox(product, "GET", f"/v1/customers/{customer_id}").status_code == 404
     page = session.get(url + erased.headers["Location"], timeout=30).text
     assert "Erased 1 customer record" in page
+    assert "The pack was deleted" in session.get(case_url, timeout=30).text
 
     # Nothing while the product runs (its -wal is what a copy of the disk would hold), nor after a crash
     # (no clean shutdown folds the log into the database), nor after a clean stop.

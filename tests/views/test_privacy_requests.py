@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from customers_app.erasure import erased_match
+from customers_app.erasure import erased_match, guard_check_rows
 from customers_app.models import AuditEntry, ErasureRecord, PrivacyRequest
 from customers_app.privacy import privacy_request_open
 from tests.csv_samples import remove_created_customers  # noqa: F401 - a fixture
@@ -126,9 +126,8 @@ def test_erasure_of_an_unknown_email_is_recorded_and_guarded(admin_role_client, 
     case.refresh_from_db()
     assert case.outcome == "nothing_found" and case.erasure.outcome == "completed"
     assert erased_match(email=email) is not None
-    # The guard stops them being created afterwards.
-    response = admin_role_client.post(reverse("customers:create"), {"name": "Never Was", "email": email})
-    assert response.status_code == 409
+    # The guard stops them coming back, in an import or a bulk update too.
+    assert [hit.row for hit in guard_check_rows([{"Email": "other@example.com"}, {"Email": email.upper()}])] == [2]
     erase_entries = AuditEntry.objects.filter(action=AuditEntry.Action.ERASE)
     assert [entry.target_id for entry in erase_entries] == [case.reference]
     assert email not in json.dumps(list(AuditEntry.objects.values("target_id", "target_label", "changes", "detail")))
