@@ -54,6 +54,15 @@ def login_page(browser, sandbox_server):
         page.get_by_label("Username").fill(role)
         page.get_by_label("Password").fill(sandbox_server.demo_password)
         page.get_by_role("button", name="Log in").click()
+        page.wait_for_load_state()
+        if "/accounts/2fa/authenticate/" in page.url:
+            # The demo admin's second step: a code of the authenticator app set up with DEMO_TOTP_SECRET.
+            from django.conf import settings
+
+            from tests.conftest import fresh_totp_code
+
+            page.get_by_label("Code").fill(fresh_totp_code(settings.DEMO_TOTP_SECRET, (sandbox_server.url, role)))
+            page.get_by_role("button", name="Sign In").click()
         page.wait_for_url("**/customers/**")
         return page
 
