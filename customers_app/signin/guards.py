@@ -92,6 +92,24 @@ def step_up(request: HttpRequest, return_to: str) -> HttpResponse:
     return _redirect(request, reauthentication_url(request, return_to))
 
 
+def _enrolment_page(request: HttpRequest) -> HttpResponse:
+    messages.warning(request, "This page needs a second factor. Set one up to continue.")
+    return _redirect(request, f"{reverse('mfa_index')}?{urlencode({'next': request.get_full_path()})}")
+
+
+def second_factor_required(view):
+    """For pages that read what only a second factor may (the audit trail): enrolment, any method."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args, **kwargs):
+        if not has_second_factor(request.user):
+            return _enrolment_page(request)
+        return view(request, *args, **kwargs)
+
+    guarded.needs_second_factor = True
+    return guarded
+
+
 def dangerous_action(view=None, *, return_to: str = ""):
     """Second factor enrolled for any method; a recent authentication for POST (see module doc).
 
@@ -103,12 +121,12 @@ def dangerous_action(view=None, *, return_to: str = ""):
         @wraps(view)
         def guarded(request: HttpRequest, *args, **kwargs):
             if not has_second_factor(request.user):
-                messages.warning(request, "This page needs a second factor. Set one up to continue.")
-                return _redirect(request, f"{reverse('mfa_index')}?{urlencode({'next': request.get_full_path()})}")
+                return _enrolment_page(request)
             if request.method == "POST" and not recently_authenticated(request):
                 return step_up(request, reverse(return_to) if return_to else request.get_full_path())
             return view(request, *args, **kwargs)
 
+        guarded.needs_second_factor = True
         guarded.dangerous_action = True
         return guarded
 

@@ -130,11 +130,12 @@ def test_enrolling_an_authenticator_app_from_account_security(client, use_sandbo
     assert client.get("/customers/").status_code == 200
 
 
-def _dangerous_urls() -> list[tuple[str, str]]:
-    """Every dashboard URL whose view is wrapped in ``dangerous_action``, with sample arguments."""
+def _dangerous_urls(marker: str = "needs_second_factor") -> list[tuple[str, str]]:
+    """Every dashboard URL whose view needs a second factor (``dangerous_action``,
+    ``second_factor_required``), with sample arguments."""
     found = []
     for pattern in get_resolver("customers_app.urls").url_patterns:
-        if isinstance(pattern, URLPattern) and getattr(pattern.callback, "dangerous_action", False):
+        if isinstance(pattern, URLPattern) and getattr(pattern.callback, marker, False):
             args = [value for value in ("cust_x",) for _ in pattern.pattern.converters]
             kwargs = {
                 name: ("1" if type(conv).__name__ == "IntConverter" else "cust_x")
@@ -149,8 +150,7 @@ def _dangerous_urls() -> list[tuple[str, str]]:
 
 
 def test_the_dangerous_pages_are_the_destructive_ones():
-    names = {name for name, _ in _dangerous_urls()}
-    assert {"delete", "bulk", "import-confirm"} <= names
+    assert {"delete", "bulk", "import-confirm"} <= {name for name, _ in _dangerous_urls("dangerous_action")}
 
 
 def test_every_dangerous_url_refuses_an_unenrolled_user_for_get_and_post(client, use_sandbox_server):
