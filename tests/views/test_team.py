@@ -17,6 +17,7 @@ from customers_app.management.commands.dashboard_user import set_user_role
 from customers_app.models import AuditEntry
 from customers_app.roles import role_key_of
 from customers_app.signin.guards import AUTHENTICATED_AT_KEY
+from tests.conftest import fully_signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +135,16 @@ def test_role_change_is_effective_and_audited(admin_role_client):
     assert entry.changes == {"role": {"before": "support", "after": "marketer"}}
 
 
+def test_team_changes_show_in_the_audit_trail(admin_role_client):
+    sam = fresh_user("sam-support")
+    admin_role_client.post(role_url(sam), {"role": "marketer"})
+    admin_role_client.post(reverse("customers:team-sessions-revoke", args=[sam.pk]))
+    page = page_text(admin_role_client.get(reverse("customers:audit")))
+    assert "Role changed" in page
+    assert "Sessions ended" in page
+    assert f"user:{sam.pk}" in page
+
+
 def test_role_can_be_taken_away(admin_role_client):
     sam = fresh_user("sam-support")
     admin_role_client.post(role_url(sam), {"role": ""})
@@ -177,8 +188,6 @@ def test_an_admin_cannot_remove_their_own_admin_role(admin_role_client):
 
 def test_the_last_admin_stays_an_admin(client, db):
     boss = get_user_model().objects.create_superuser("boss", password=PASSWORD)
-    from tests.conftest import fully_signed_in
-
     fully_signed_in(client, boss)
     only_admin = fresh_user("only-admin", "admin")
     response = client.post(role_url(only_admin), {"role": "support"})
