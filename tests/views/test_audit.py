@@ -207,7 +207,7 @@ def test_only_admins_see_the_audit_trail(login_as, role):
 def test_admins_see_audit_and_erasure_links(admin_role_client, use_sandbox_server):
     page = text(admin_role_client.get(reverse("customers:list")))
     assert f'href="{reverse("customers:audit")}"' in page
-    assert f'href="{reverse("customers:erasures")}"' in page
+    assert f'href="{reverse("customers:privacy-requests")}"' in page  # erasures are privacy requests now
 
 
 # Denied attempts ------------------------------------------------------------------------------------------
