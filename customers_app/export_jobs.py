@@ -285,7 +285,12 @@ run_export.on_cancel = _on_cancel
 
 
 def purge_expired_exports() -> int:
-    """Deletes export files older than ``EXPORT_KEEP_DAYS``; returns how many."""
+    """Deletes export files older than ``EXPORT_KEEP_DAYS``, and access request packs older than
+    ``PRIVACY_FILE_DAYS``; returns how many export files."""
+    # Imported here: the pack module builds on the erasure, which builds on this module.
+    from .privacy_pack import purge_expired_packs
+
+    purge_expired_packs()
     cutoff = timezone.now() - timedelta(days=settings.EXPORT_KEEP_DAYS)
     expired = BackgroundJob.objects.filter(kind=BackgroundJob.Kind.EXPORT, created_at__lt=cutoff).exclude(file_name="")
     count = 0
