@@ -25,16 +25,16 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.internal import jwtkit
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.db import transaction
 
 from customers_app.audit import audit_record
-from customers_app.roles import ROLE_GROUPS, role_key_of, sync_role_groups
+from customers_app.models import AuditEntry
+from customers_app.roles import ROLE_GROUPS, role_key_of, set_role
 
 logger = logging.getLogger("customers_app.signin")
 
-# The audit action of a role set by single sign-on; see the report to the lead about a shared Action.
-ROLE_CHANGE_ACTION = "user.role"
+# The audit action of a role set by single sign-on: the same as a role changed on the Team page.
+ROLE_CHANGE_ACTION = AuditEntry.Action.ROLE_CHANGE
 
 
 def sso_claims(sociallogin) -> dict:
@@ -59,16 +59,6 @@ def role_from_groups(groups: set[str]) -> str:
     return next((role for role in reversed(ROLE_GROUPS) if role in granted), "")
 
 
-def apply_role(user, role: str) -> None:
-    """Leaves ``user`` in exactly the dashboard group of ``role`` ("" for none), like ``dashboard_user``."""
-    sync_role_groups()
-    role_group_names = [name for name, _ in ROLE_GROUPS.values()]
-    user.groups.remove(*Group.objects.filter(name__in=role_group_names))
-    if role:
-        user.groups.add(Group.objects.get(name=ROLE_GROUPS[role][0]))
-    user.__dict__.pop("_dashboard_role_key", None)
-
-
 def sync_role_from_provider(user, sociallogin) -> None:
     """Sets the role the provider's groups give (only with ``OIDC_ROLE_MAP``), auditing a change."""
     if not settings.OIDC_ROLE_MAP:
@@ -78,7 +68,7 @@ def sync_role_from_provider(user, sociallogin) -> None:
     if before == after:
         return
     with transaction.atomic():
-        apply_role(user, after)
+        set_role(user, after)
         audit_record(
             actor=user,
             action=ROLE_CHANGE_ACTION,

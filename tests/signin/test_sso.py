@@ -193,9 +193,9 @@ def test_without_a_role_map_roles_are_left_to_admins(sso, settings):
     user = sso.signed_in_user()
     assert role_key_of(user) == ""
     sso.log_out()
-    from customers_app.signin.sso import apply_role
+    from customers_app.roles import set_role
 
-    apply_role(user, "marketer")  # as an admin would on the Team page
+    set_role(user, "marketer")  # as an admin would on the Team page
     assert sso.sign_in("kim").url == LANDING
     assert role_key_of(get_user_model().objects.get(pk=user.pk)) == "marketer"
     assert not AuditEntry.objects.filter(action=ROLE_CHANGE_ACTION).exists()
