@@ -60,7 +60,13 @@ def _personal_values(customers: Iterable[Customer]) -> list[str]:
 
 
 def _erase_page(request: HttpRequest, *, customer: Customer, people: list[Customer], form: EraseForm, status=200):
-    context = {"customer": customer, "people": people, "form": form, "nav": "customers"}
+    context = {
+        "customer": customer,
+        "people": people,
+        "form": form,
+        "approval_required": approval_required(),
+        "nav": "customers",
+    }
     return render(request, ERASE_TEMPLATE, context, status=status)
 
 

@@ -100,6 +100,8 @@ def test_access_request_pack_holds_every_record_and_activity_and_nothing_of_anyo
     case.refresh_from_db()
     assert case.status == "done" and case.outcome == "delivered" and case.delivered_at is not None
     assert case.job.kind == BackgroundJob.Kind.ACCESS_PACK and case.job.status == "succeeded", case.job.message
+    # Paced as background work: every call (lookups, both records, three pages of activity...) is counted.
+    assert case.job.calls_spent >= 10
 
     files = pack(admin_role_client, case)
     assert set(files) == {"data.json", "report.html"}
