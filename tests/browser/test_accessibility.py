@@ -28,7 +28,8 @@ def pages_for(role: str, customer_id: str) -> list[str]:
     pages = ["/customers/", "/customers/?city=Nowhere", f"/customers/{customer_id}/", "/overview/"]
     pages += [f"/customers/{customer_id}/{tab}/" for tab in ("activity", "redeemables", "segments")]
     pages += [f"/customers/{customer_id}/edit/", "/customers/jump/?q=nobody@example.com", "/customers/cust_missing/"]
-    pages += ["/accounts/sessions/"]
+    pages += ["/accounts/sessions/", "/accounts/2fa/", "/accounts/password/change/"]
+    pages += ["/accounts/reauthenticate/?next=/customers/", "/accounts/2fa/totp/activate/"]
     if role in ("marketer", "admin"):
         pages += ["/customers/new/", "/customers/import/", "/jobs/"]
     if role == "admin":
