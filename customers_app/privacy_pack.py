@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
@@ -41,7 +42,11 @@ from .services.customers import (
 from .types import Customer
 
 PAGE_SIZE = 100
-PACK_FILES = ("data.json", "report.html")
+
+
+def safe_name(reference: str) -> str:
+    """A typed reference as a file or folder name: no separators, dots or spaces to escape through."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", reference).strip("-")[:40] or "request"
 
 
 # Starting ------------------------------------------------------------------------------------------
@@ -208,12 +213,12 @@ def run_access_pack(run: JobRun, *, page_size: int | None = None) -> str:
         "imports": len(held["imports"]),
         "background_jobs": len(held["background_jobs"]),
     }
-    folder = f"privacy/{case.reference}-{run.job.pk}"
+    folder = f"privacy/{safe_name(case.reference)}-{run.job.pk}"
     json_name, _ = storage.save_stream(
         f"{folder}/data.json", [json.dumps(document, indent=2, ensure_ascii=False, default=str)]
     )
     html_name, _ = storage.save_stream(
-        f"{folder}/report.html", [render_to_string("erasures/access_pack.html", {"pack": document, "counts": counts})]
+        f"{folder}/report.html", [render_to_string("erasures/access_pack.html", _report_context(document, counts))]
     )
     found = bool(records)
     case.counts = counts
@@ -243,6 +248,27 @@ def run_access_pack(run: JobRun, *, page_size: int | None = None) -> str:
 # Files ----------------------------------------------------------------------------------------------
 
 
+def _readable(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "" if value is None else json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def _report_context(document: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
+    """The pack as the readable page shows it: nested values written out as indented JSON."""
+    customers = [
+        {
+            **record,
+            "profile_rows": [(key, _readable(value)) for key, value in record["profile"].items()],
+            "activity": [{**entry, "data": _readable(entry.get("data"))} for entry in record["activity"]],
+        }
+        for record in document["customers"]
+    ]
+    audit = [{**entry, "changes": _readable(entry["changes"]) if entry["changes"] else ""}
+             for entry in document["dashboard"]["audit_entries"]]  # fmt: skip
+    return {"pack": {**document, "customers": customers, "audit_entries": audit}, "counts": counts}
+
+
 class _ZipSink:
     """A write-only file for ``zipfile`` whose bytes are taken out as they come (no seek: data descriptors)."""
 
@@ -267,7 +293,8 @@ def pack_zip_stream(case: PrivacyRequest) -> Iterator[bytes]:
     sink = _ZipSink()
     with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in case.pack_files:
-            with archive.open(f"{case.reference}/{name.rsplit('/', 1)[-1]}", mode="w", force_zip64=True) as member:
+            member_name = f"{safe_name(case.reference)}/{name.rsplit('/', 1)[-1]}"
+            with archive.open(member_name, mode="w", force_zip64=True) as member:
                 for chunk in storage.open_stream(name):
                     member.write(chunk)
                     if len(sink.buffer) >= 64 * 1024:

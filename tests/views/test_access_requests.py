@@ -211,3 +211,13 @@ def test_erasure_deletes_the_persons_access_packs(admin_role_client, person, san
     assert admin_role_client.get(reverse("customers:privacy-pack", args=[case.pk])).status_code == 404
     bystander_case.refresh_from_db()
     assert bystander_case.pack_files and all(storage.exists(name) for name in bystander_case.pack_files)
+
+
+def test_a_typed_reference_cannot_steer_file_names(admin_role_client, person):
+    case = access_request(admin_role_client, person["email"], reference="../../etc/GDPR 9")
+    case.refresh_from_db()
+    assert case.reference == "../../etc/GDPR 9"
+    assert all(name.startswith("privacy/etc-GDPR-9-") and ".." not in name for name in case.pack_files)
+    response = admin_role_client.get(reverse("customers:privacy-pack", args=[case.pk]))
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as archive:
+        assert sorted(archive.namelist()) == ["etc-GDPR-9/data.json", "etc-GDPR-9/report.html"]
