@@ -13,9 +13,12 @@ def parse_datetime(value: Any) -> datetime | None:
     if not value or not isinstance(value, str):
         return None
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        parsed = datetime.fromisoformat(value)  # the API's own form, ``Z`` included: the quick way
     except ValueError:
-        return None
+        try:  # surrounding spaces or a lower-case ``z``
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -42,6 +45,18 @@ def format_api_datetime(value: datetime | date | str) -> str:
     return value.isoformat()
 
 
+def _frozen[T](cls: type[T], fields: dict[str, Any]) -> T:
+    """An instance of the frozen dataclass ``cls`` holding ``fields`` (all of them, by name).
+
+    The same object ``cls(**fields)`` makes, without its generated ``__init__``, which sets each field
+    with ``object.__setattr__``: for the list's 100 customers and their addresses that was about a
+    third of their building time. Only for classes without ``__post_init__`` or defaults left out.
+    """
+    instance = object.__new__(cls)
+    instance.__dict__.update(fields)
+    return instance
+
+
 def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
@@ -63,13 +78,16 @@ class Address:
     def from_api(cls, data: dict | None) -> Address | None:
         if not data:
             return None
-        return cls(**{name: data.get(name) for name in cls.__dataclass_fields__})
+        return _frozen(cls, {name: data.get(name) for name in ADDRESS_FIELDS})
 
     def lines(self) -> list[str]:
         """Non-empty address lines in postal order, for display."""
         city_line = " ".join(part for part in (self.postal_code, self.city) if part)
         candidates = (self.line_1, self.line_2, city_line, self.state, self.country)
         return [line for line in candidates if line]
+
+
+ADDRESS_FIELDS = tuple(Address.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -181,20 +199,24 @@ class Customer:
 
     @classmethod
     def from_api(cls, data: dict) -> Customer:
-        return cls(
-            id=data.get("id") or "",
-            source_id=data.get("source_id"),
-            name=data.get("name"),
-            email=data.get("email"),
-            phone=data.get("phone"),
-            # `birthday` is the deprecated alias some projects still fill in.
-            birthdate=parse_date(data.get("birthdate") or data.get("birthday")),
-            description=data.get("description"),
-            address=Address.from_api(data.get("address")),
-            metadata=_dict(data.get("metadata")),
-            created_at=parse_datetime(data.get("created_at")),
-            updated_at=parse_datetime(data.get("updated_at")),
-            raw=data,
+        get = data.get
+        return _frozen(
+            cls,
+            {
+                "id": get("id") or "",
+                "source_id": get("source_id"),
+                "name": get("name"),
+                "email": get("email"),
+                "phone": get("phone"),
+                # `birthday` is the deprecated alias some projects still fill in.
+                "birthdate": parse_date(get("birthdate") or get("birthday")),
+                "description": get("description"),
+                "address": Address.from_api(get("address")),
+                "metadata": _dict(get("metadata")),
+                "created_at": parse_datetime(get("created_at")),
+                "updated_at": parse_datetime(get("updated_at")),
+                "raw": data,
+            },
         )
 
     # The figures are read only on a customer's own page, so a list of 100 does not build them.
