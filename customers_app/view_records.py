@@ -19,7 +19,7 @@ from datetime import datetime
 
 from django import forms
 from django.conf import settings
-from django.core.signals import request_finished
+from django.core.signals import request_finished, request_started
 from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -105,9 +105,7 @@ def record_view(request: HttpRequest, *, customer_id: str = "", rows: int | None
         address=client_address(request),
         at=timezone.now(),
     )
-    if not hasattr(_queue, "views"):
-        _queue.views = []
-    _queue.views.append(pending)
+    _queue.__dict__.setdefault("views", []).append(pending)
 
 
 def write_pending_views(**_) -> int:
@@ -130,8 +128,17 @@ def write_pending_views(**_) -> int:
     return len(views)
 
 
-# Connected once: runs when any response is closed, after the WSGI server has sent it.
-request_finished.connect(write_pending_views, dispatch_uid="customers_app.view_records")
+def drop_unsent_views(**_) -> None:
+    """A new request on this thread: records still queued belong to a response that was never closed,
+    so never sent (a test that did not read a download); they go rather than join this request's."""
+    views, _queue.views = getattr(_queue, "views", []), []
+    if views:
+        logger.warning("view records: %d dropped, their response was never sent", len(views))
+
+
+# Connected once: a response closed after the WSGI server has sent it writes its records.
+request_finished.connect(write_pending_views, dispatch_uid="customers_app.view_records.write")
+request_started.connect(drop_unsent_views, dispatch_uid="customers_app.view_records.drop")
 
 
 # The audit list's filter -------------------------------------------------------------------------------

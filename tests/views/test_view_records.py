@@ -198,6 +198,18 @@ def test_an_export_download_is_recorded_with_its_rows_once_the_file_has_gone(mar
         assert_names_no_one(entry, customer)
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("tasks_run_immediately")
+def test_a_download_never_sent_records_nothing_and_leaves_nothing_for_the_next_page(marketer_client, sandbox_server):
+    customer = person(sandbox_server)
+    started = marketer_client.post("/customers/export/", {"email": customer["email"], "columns": ["Name"]})
+    job = BackgroundJob.objects.get(pk=started["Location"].rstrip("/").split("/")[-1])
+    unread = marketer_client.get(reverse("customers:background-job-download", args=[job.pk]))
+    assert unread.status_code == 200  # its body is never read, so the response is never closed
+    marketer_client.get(reverse("customers:detail", args=[customer["id"]]))
+    assert [entry.detail for entry in views()] == ["customer page"]
+
+
 # Where from ------------------------------------------------------------------------------------------------
 
 
