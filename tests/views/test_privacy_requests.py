@@ -258,3 +258,22 @@ def test_only_admins_handle_privacy_requests(login_as, role):
         assert client.get(url).status_code == 403
     assert client.post(reverse("customers:privacy-new"), erasure_form("x@example.com")).status_code == 403
     assert not PrivacyRequest.objects.exists()
+
+
+def test_carrying_out_an_erasure_needs_a_recent_sign_in_and_keeps_what_was_typed(admin_role_client, sandbox_server):
+    from customers_app.signin.guards import AUTHENTICATED_AT_KEY
+
+    email = f"stale.{uuid.uuid4().hex[:8]}@example.com"
+    customer = create(sandbox_server, source_id=f"st-{uuid.uuid4().hex[:8]}", email=email)
+    case = open_case(admin_role_client, erasure_form(email))
+    session = admin_role_client.session
+    session[AUTHENTICATED_AT_KEY] = 0  # signed in long ago
+    session.save()
+    response = carry_out(admin_role_client, case, email)
+    assert response.status_code == 302 and "next=" in response["Location"]
+    assert sandbox_server.api("GET", f"/v1/customers/{customer['id']}").status_code == 200
+    # Back on the page after signing in again: the confirmation is filled in, nothing was done yet.
+    page = admin_role_client.get(reverse("customers:privacy-erase", args=[case.pk])).content.decode()
+    assert f'value="{email}"' in page
+    case.refresh_from_db()
+    assert case.is_open and case.erasure is None
