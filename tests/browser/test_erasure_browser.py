@@ -49,7 +49,7 @@ def test_admin_erases_a_customer_through_the_guarded_flow(login_page, sandbox_se
     assert customer["email"] not in body and customer["name"] not in body
     assert sandbox_server.api("GET", f"/v1/customers/{customer['id']}").status_code == 404
 
-    page.get_by_role("link", name="Erasure requests", exact=True).click()
+    page.get_by_role("link", name="Privacy requests", exact=True).click()
     assert page.get_by_test_id("erasures").get_by_role("link", name="GDPR-BROWSER-1").count() == 1
 
 
@@ -68,7 +68,7 @@ def test_support_sees_no_delete_or_erase_control(login_page, sandbox_server):
     page.goto(f"/customers/{customer['id']}/")
     page.get_by_role("heading", level=1).wait_for()
     assert page.get_by_role("button", name="Edit").count() == 1
-    for name in ("Delete", "Erase (GDPR)", "History", "Audit", "Erasure requests"):
+    for name in ("Delete", "Erase (GDPR)", "History", "Audit", "Privacy requests"):
         for role in ("link", "button", "tab"):
             assert page.get_by_role(role, name=name, exact=True).count() == 0, name
     assert page.locator('a[href$="/delete/"], a[href$="/erase/"], a[href$="/history/"]').count() == 0

@@ -34,6 +34,12 @@ PROTECTED = {
     "background-job-cancel": (ANY_JOBS, {"POST"}),
     "background-job-download": (ANY_JOBS, {"GET"}),
     "erasures": ((roles.ERASE,), {"GET"}),
+    "privacy-requests": ((roles.ERASE,), {"GET"}),
+    "privacy-new": ((roles.ERASE,), {"GET", "POST"}),
+    "privacy-request": ((roles.ERASE,), {"GET"}),
+    "privacy-erase": ((roles.ERASE,), {"GET", "POST"}),
+    "privacy-reject": ((roles.ERASE,), {"POST"}),
+    "privacy-pack": ((roles.ERASE,), {"GET"}),
     "erasure": ((roles.ERASE,), {"GET"}),
     "erasure-evidence": ((roles.ERASE,), {"GET"}),
     "audit": ((roles.VIEW_AUDIT,), {"GET"}),
@@ -123,11 +129,14 @@ def test_role_against_url(signed_in, name, url, role):
         assert response.status_code == 403, f"{role} {method} {url}"
 
 
+GDPR_AND_AUDIT = {"delete", "erase", "erasures", "erasure", "erasure-evidence", "audit", "audit-export", "history"}
+
+
 @pytest.mark.parametrize("role", ["support", "marketer", None])
 def test_refused_users_get_403_for_any_method_on_gdpr_and_audit_urls(signed_in, role):
     client = signed_in(role)
     for name, url in dashboard_urls():
-        if name in {"delete", "erase", "erasures", "erasure", "erasure-evidence", "audit", "audit-export", "history"}:
+        if name in GDPR_AND_AUDIT or name.startswith("privacy-"):
             if granted(role) & set(PROTECTED[name][0]):
                 continue
             for method in ("get", "post", "put", "delete"):
