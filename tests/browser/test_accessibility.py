@@ -34,7 +34,7 @@ def pages_for(role: str, customer_id: str) -> list[str]:
         pages += ["/customers/new/", "/customers/import/", "/jobs/"]
     if role == "admin":
         pages += [f"/customers/{customer_id}/delete/", f"/customers/{customer_id}/erase/", "/audit/", "/erasures/"]
-        pages += ["/budget/", "/team/"]
+        pages += ["/budget/", "/team/", "/privacy/", "/privacy/new/"]
     return pages
 
 
