@@ -17,6 +17,7 @@ def dashboard(request) -> dict:
         "password_login": settings.PASSWORD_LOGIN,
         "sso_provider_name": settings.OIDC_PROVIDER_NAME if settings.OIDC_SERVER_URL else "",
         "user_role": role_of(user) if user is not None and user.is_authenticated else "",
-        # The team's API budget as the governor sees it (read only when a page shows it).
-        "api_budget": SimpleLazyObject(budget.usage),
+        # The team's API budget as the governor sees it: as the page's own call left it, else read
+        # (only when a page shows it).
+        "api_budget": SimpleLazyObject(budget.page_usage),
     }

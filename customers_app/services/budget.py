@@ -22,12 +22,14 @@ import contextlib
 import contextvars
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
+from django.core.signals import request_started
 from django.db import DatabaseError
 
 logger = logging.getLogger("customers_app.budget")
@@ -235,35 +237,62 @@ def wait_for_room(kind: str = BACKGROUND, *, should_stop=None, max_wait: float |
 
 def observe(*, limit: int | None, remaining: int | None, retry_at: float | None, usage: Usage | None) -> None:
     """Corrects the window from an answer's rate-limit headers (``usage``: as seen when the call was booked)."""
+    _seen.usage = None
     try:
-        _observe(limit, remaining, retry_at, usage)
+        _seen.usage = _observe(limit, remaining, retry_at, usage)
     except STORE_ERRORS as error:
         logger.warning("API budget store unavailable, answer not recorded: %s", type(error).__name__)
 
 
-def _observe(limit: int | None, remaining: int | None, retry_at: float | None, usage: Usage | None) -> None:
+def _observe(limit: int | None, remaining: int | None, retry_at: float | None, usage: Usage | None) -> Usage | None:
+    """Books what the answer says; returns the window as it now stands (None when the booking is unknown)."""
     if limit is not None and configured_limit() is None and (usage is None or usage.limit != limit):
         store().learn_limit(limit)
+    if usage is None:
+        if retry_at is not None:
+            store().block_until(retry_at)
+        return None
+    calls = dict(usage.calls)
+    calls[current_priority()] = calls.get(current_priority(), 0) + 1  # the call booked for this answer
+    effective_limit = configured_limit() or limit or usage.limit
+    blocked_until = usage.blocked_until
     if retry_at is not None:
         store().block_until(retry_at)
-        return
-    if remaining is None or usage is None:
-        return
-    effective_limit = configured_limit() or limit or usage.limit
-    if effective_limit is None:
-        return
-    # What we expected to be left after our call; fewer left means other clients spent the rest.
-    expected = effective_limit - usage.used - 1
-    if remaining < expected:
-        store().add(EXTERNAL, expected - remaining, time.time())
+        blocked_until = max(retry_at, blocked_until or retry_at)
+    elif remaining is not None and effective_limit is not None:
+        # What we expected to be left after our call; fewer left means other clients spent the rest.
+        expected = effective_limit - usage.used - 1
+        if remaining < expected:
+            store().add(EXTERNAL, expected - remaining, time.time())
+            calls[EXTERNAL] = calls.get(EXTERNAL, 0) + expected - remaining
+    return Usage(limit=effective_limit, calls=calls, blocked_until=blocked_until, window_seconds=usage.window_seconds)
 
 
 def usage() -> Usage:
     return store().usage(configured_limit(), time.time())
 
 
+# The window as this thread's request last saw it: a page's footer shows the figures its own call
+# left behind (the booking plus what the answer said) instead of reading the store once more.
+_seen = threading.local()
+
+
+def _forget_seen(**_) -> None:
+    _seen.usage = None
+
+
+request_started.connect(_forget_seen, dispatch_uid="customers_app.services.budget.forget_seen")
+
+
+def page_usage() -> Usage:
+    """The window for a page: as its last Voucherify call left it in this request, else read now."""
+    seen = getattr(_seen, "usage", None)
+    return seen if seen is not None else usage()
+
+
 def reset() -> None:
     """Forgets every booked call (tests)."""
+    _seen.usage = None
     store().reset()
 
 
