@@ -114,7 +114,8 @@ def dangerous_action(view=None, *, return_to: str = ""):
     """Second factor enrolled for any method; a recent authentication for POST (see module doc).
 
     After the step-up the user lands on the URL they posted to (GET), or on the URL named by
-    ``return_to`` when the action's URL takes only POST (the page with its Confirm button).
+    ``return_to`` (given the view's keyword arguments) when the action's URL takes only POST: the
+    page with its Confirm button.
     """
 
     def decorator(view):
@@ -123,7 +124,8 @@ def dangerous_action(view=None, *, return_to: str = ""):
             if not has_second_factor(request.user):
                 return _enrolment_page(request)
             if request.method == "POST" and not recently_authenticated(request):
-                return step_up(request, reverse(return_to) if return_to else request.get_full_path())
+                back = reverse(return_to, kwargs=kwargs) if return_to else request.get_full_path()
+                return step_up(request, back)
             return view(request, *args, **kwargs)
 
         guarded.needs_second_factor = True

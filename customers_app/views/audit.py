@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from ..audit import audit_list, history_panel
 from ..models import AuditEntry
 from ..roles import VIEW_AUDIT, perm
+from ..signin.guards import second_factor_required
 from ..spreadsheet import neutralise
 from ..view_records import AuditTrailFilterForm
 from .detail import TABS_BY_SLUG, Tab, render_tab
@@ -43,6 +44,7 @@ EXPORT_COLUMNS = [
 @vary_on_headers("HX-Request")
 @permission_required(perm(VIEW_AUDIT), raise_exception=True)
 @require_GET
+@second_factor_required
 def audit_list_view(request: HttpRequest) -> HttpResponse:
     """Lets an admin see who changed or looked at what and when, filtered by actor, action, customer,
     dates and whether views are shown."""
@@ -95,6 +97,7 @@ def _export_rows(entries) -> Iterator[str]:
 
 @permission_required(perm(VIEW_AUDIT), raise_exception=True)
 @require_GET
+@second_factor_required
 def audit_export_view(request: HttpRequest) -> HttpResponse:
     """Downloads the audit entries matching the filters as CSV."""
     form = AuditTrailFilterForm(request.GET or None)
@@ -119,6 +122,7 @@ HISTORY_TAB = TABS_BY_SLUG.get("history") or Tab(
 @vary_on_headers("HX-Request")
 @permission_required(perm(VIEW_AUDIT), raise_exception=True)
 @require_GET
+@second_factor_required
 def customer_history_view(request: HttpRequest, customer_id: str) -> HttpResponse:
     """Shows who changed this customer through the dashboard and who looked at it, and when (the History tab)."""
     # Read here, on the request's own database connection: the whole-page render loads the panel

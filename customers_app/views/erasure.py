@@ -44,7 +44,7 @@ from ..privacy_pack import pack_available, pack_zip_stream, purge_expired_packs
 from ..roles import ERASE, perm
 from ..services.customers import customer_get
 from ..services.voucherify import NotFound
-from ..signin.guards import dangerous_action, resumed_post
+from ..signin.guards import dangerous_action, resumed_post, second_factor_required
 from ..types import Customer
 from .common import customer_not_found
 
@@ -136,6 +136,7 @@ def _erasure_done(request: HttpRequest, record: ErasureRecord) -> HttpResponse:
 
 @permission_required(perm(ERASE), raise_exception=True)
 @require_GET
+@second_factor_required
 def privacy_request_list_view(request: HttpRequest) -> HttpResponse:
     """Lists every privacy request, what is overdue or due within a week first."""
     purge_expired_packs()  # on the way: packs older than PRIVACY_FILE_DAYS
@@ -147,6 +148,7 @@ def privacy_request_list_view(request: HttpRequest) -> HttpResponse:
 
 @permission_required(perm(ERASE), raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@second_factor_required
 def privacy_request_new_view(request: HttpRequest) -> HttpResponse:
     """Lets an admin record an access or erasure request, also for someone Voucherify no longer shows."""
     if request.method == "GET":
@@ -194,6 +196,7 @@ def _case_page(request: HttpRequest, case: PrivacyRequest, *, confirm=None, reje
 
 @permission_required(perm(ERASE), raise_exception=True)
 @require_GET
+@second_factor_required
 def privacy_request_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Shows one privacy request: deadline, status, who handled it, and what can be done next."""
     return _case_page(request, _case(pk))
@@ -225,6 +228,7 @@ def privacy_request_erase_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required(perm(ERASE), raise_exception=True)
 @require_POST
+@dangerous_action(return_to="customers:privacy-request")
 def privacy_request_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Rejects an open request with a reason (under two-person approval, not by whoever prepared it)."""
     case = _case(pk)
@@ -247,6 +251,7 @@ def _record_view(request: HttpRequest, *, what: str, rows: int | None = None) ->
 
 @permission_required(perm(ERASE), raise_exception=True)
 @require_GET
+@second_factor_required
 def privacy_request_pack_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Downloads an access request's pack (a zip of data.json and report.html) for the case's handlers."""
     case = _case(pk)
@@ -265,6 +270,7 @@ def privacy_request_pack_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required(perm(ERASE), raise_exception=True)
 @require_GET
+@second_factor_required
 def erasure_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Shows one erasure request's case record: who, when, why, and Voucherify's receipt per customer."""
     record = get_object_or_404(ErasureRecord, pk=pk)
@@ -273,6 +279,7 @@ def erasure_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required(perm(ERASE), raise_exception=True)
 @require_GET
+@second_factor_required
 def erasure_evidence_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Downloads one erasure record as JSON evidence for the data protection file."""
     record = get_object_or_404(ErasureRecord, pk=pk)
