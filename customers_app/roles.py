@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
 
+from .auth_backend import group_names
+
 VIEW = "view_customer"
 CHANGE = "change_customer"
 ADD = "add_customer"
@@ -39,6 +41,15 @@ ROLE_GROUPS = {
 }
 
 
+# What only someone with a second factor may do (customers_app.signin enforces it on those pages).
+SECOND_FACTOR_PERMISSIONS = {DELETE, ERASE, BULK_UPDATE, VIEW_AUDIT}
+
+
+def role_needs_second_factor(role: str) -> bool:
+    """Whether the role may do something that needs a second factor (delete, erase, bulk update, audit)."""
+    return bool(SECOND_FACTOR_PERMISSIONS & set(ROLE_GROUPS[role][1]))
+
+
 def perm(codename: str) -> str:
     """The full permission name for ``user.has_perm``."""
     return f"customers_app.{codename}"
@@ -65,8 +76,8 @@ def role_key_of(user) -> str:
     """The user's role key (support, marketer, admin) or "" without one; read once per request."""
     cached = getattr(user, "_dashboard_role_key", None)
     if cached is None:
-        names = user.groups.values_list("name", flat=True) if user.is_authenticated else []
-        cached = role_key_from_group_names(names)
+        # The group names come with the permissions query (one query per request for both).
+        cached = role_key_from_group_names(group_names(user) if user.is_authenticated else [])
         user._dashboard_role_key = cached
     return cached
 

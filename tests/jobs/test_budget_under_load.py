@@ -66,7 +66,9 @@ def test_agents_keep_working_while_jobs_run_at_a_tight_limit(product):
                 pages.append(time.monotonic() - started)
                 if response.status_code != 200:
                     failures.append(f"{name} {path}: {response.status_code}")
-                stop.wait(1.5)
+                # Two agents at a page every ~2 s spend ~10 of the 20 calls per window that background
+                # work leaves them, beside the jobs' start pages; the test is that the jobs keep to their half.
+                stop.wait(2.0)
 
     agents = [threading.Thread(target=agent, args=(f"agent-{i}",)) for i in range(2)]
     for thread in agents:

@@ -7,14 +7,13 @@ tests see calls accepted again without waiting a minute).
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
 import requests
 
 from sandbox.models import Customer
-from tests.conftest import ServedProduct, free_port, prepare_product, product_env
+from tests.conftest import ServedProduct, free_port, prepare_product, product_env, signed_in
 
 LIMIT = 20
 WINDOW = 5.0
@@ -133,15 +132,7 @@ def test_the_count_is_shared_between_processes(tight, tight_dir):
 def test_the_dashboards_in_process_calls_count_like_http_calls(tight):
     """The served dashboard calls its sandbox in-process; each page's calls still come off the budget."""
     fresh_window()
-    session = requests.Session()
-    login = session.get(tight.url + "/accounts/login/", timeout=10)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
-    session.post(
-        tight.url + "/accounts/login/",
-        data={"username": "support", "password": "demo-password-for-tests", "csrfmiddlewaretoken": token},
-        headers={"Referer": tight.url + "/accounts/login/"},
-        timeout=10,
-    )
+    session = signed_in(tight.url, "support")
     before = int(call(tight).headers["X-Rate-Limit-Remaining"])
     page = session.get(tight.url + "/customers/", timeout=10)
     assert page.status_code == 200 and "data-customer-id" in page.text

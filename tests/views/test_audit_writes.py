@@ -62,8 +62,9 @@ def test_edit_is_audited_with_before_and_after(support_client, use_sandbox_serve
     # The customer's History tab shows it to an admin.
     admin = support_client
     from customers_app.management.commands.dashboard_user import set_user_role
+    from tests.conftest import fully_signed_in
 
-    admin.force_login(set_user_role("admin-history", "admin", "a-long-test-password")[0])
+    fully_signed_in(admin, set_user_role("admin-history", "admin", "a-long-test-password")[0])
     page = html.unescape(admin.get(reverse("customers:history", args=[customer["id"]])).content.decode())
     assert "Before → After" in page and "support-user" in page
 

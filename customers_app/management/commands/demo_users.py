@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from customers_app.roles import ROLE_GROUPS
+from customers_app.roles import ROLE_GROUPS, role_needs_second_factor
 from customers_app.signin.factors import enrol_totp
 
 from .dashboard_user import set_user_role
@@ -19,11 +19,12 @@ class Command(BaseCommand):
             raise CommandError("Demo users exist only with the built-in sandbox (VOUCHERIFY_API_URL is set).")
         for role in ROLE_GROUPS:
             user, _ = set_user_role(role, role, settings.DEMO_PASSWORD)
-            if role in settings.MFA_REQUIRED_ROLES:
-                # The demo goes through the real second step: an authenticator app with DEMO_TOTP_SECRET.
+            if role in settings.MFA_REQUIRED_ROLES or role_needs_second_factor(role):
+                # The demo goes through the real second step: an authenticator app with DEMO_TOTP_SECRET
+                # (admin must have one; marketer needs one for bulk updates).
                 enrol_totp(user, settings.DEMO_TOTP_SECRET)
         if options["verbosity"]:
             self.stdout.write(
                 f"Demo users: {', '.join(ROLE_GROUPS)} (password: the DEMO_PASSWORD setting; "
-                "roles in MFA_REQUIRED_ROLES also need a code from DEMO_TOTP_SECRET)."
+                "marketer and admin also need a code from DEMO_TOTP_SECRET)."
             )

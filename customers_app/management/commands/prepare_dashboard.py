@@ -39,7 +39,7 @@ class Command(BaseCommand):
                 f"Sandbox:   {settings.VOUCHERIFY_API_URL}  (e.g. {settings.VOUCHERIFY_API_URL}/v1/customers)",
                 f"           X-App-Id: {settings.VOUCHERIFY_APP_ID}  X-App-Token: (the VOUCHERIFY_APP_TOKEN setting)",
                 "Logins:    " + ", ".join(ROLE_GROUPS) + f"  password: {settings.DEMO_PASSWORD}",
-                "           " + ", ".join(settings.MFA_REQUIRED_ROLES) + " also asks for an authenticator code: "
+                "           marketer and admin also ask for an authenticator code: "
                 f"add the secret {settings.DEMO_TOTP_SECRET} to an authenticator app (DEMO_TOTP_SECRET)",
             ]
         else:
