@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import secrets
 
 import jwt
 from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.helpers import render_authentication_error
 from allauth.socialaccount.internal import jwtkit
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
+from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
 from django.conf import settings
 from django.db import transaction
 
@@ -112,6 +116,27 @@ def verify_id_token_signature(response, *args, plain_session, **kwargs):
     return response
 
 
+class NonceOpenIDConnectProvider(OpenIDConnectProvider):
+    """allauth's OpenID Connect provider, sending a fresh ``nonce`` with each authorization request.
+
+    allauth's generic OIDC provider sends none; the nonce is kept in allauth's own login state (the
+    ``oidc_nonce`` keyword ends up there) and ``SocialAccountAdapter.pre_social_login`` checks that the
+    ID token carries it back, so a token minted for another login cannot be slipped into this one.
+    """
+
+    def redirect(self, request, process, next_url=None, data=None, **kwargs):
+        nonce = secrets.token_urlsafe(24)
+        auth_params = kwargs.pop("auth_params", None) or self.get_auth_params()
+        kwargs["auth_params"] = {**auth_params, "nonce": nonce}
+        return super().redirect(request, process, next_url, data, oidc_nonce=nonce, **kwargs)
+
+
+def nonce_matches(sociallogin) -> bool:
+    expected = (sociallogin.state or {}).get("oidc_nonce")
+    id_token = (sociallogin.account.extra_data or {}).get("id_token") or {}
+    return bool(expected) and secrets.compare_digest(str(id_token.get("nonce", "")), expected)
+
+
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     """allauth's hooks for SSO logins: open sign-up without a form, unique usernames, roles."""
 
@@ -141,7 +166,18 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         sync_role_from_provider(user, sociallogin)
         return user
 
+    def get_provider(self, request, provider, client_id=None):
+        instance = super().get_provider(request, provider, client_id)
+        if type(instance) is OpenIDConnectProvider:
+            return NonceOpenIDConnectProvider(request, app=instance.app)
+        return instance
+
     def pre_social_login(self, request, sociallogin) -> None:
         super().pre_social_login(request, sociallogin)
+        if isinstance(sociallogin.provider, OpenIDConnectProvider) and not nonce_matches(sociallogin):
+            logger.warning("SSO login refused: the ID token does not carry this login's nonce")
+            raise ImmediateHttpResponse(
+                render_authentication_error(request, sociallogin.provider, exception=OAuth2Error("nonce mismatch"))
+            )
         if sociallogin.is_existing:
             sync_role_from_provider(sociallogin.user, sociallogin)

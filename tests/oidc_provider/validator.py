@@ -18,6 +18,7 @@ TAMPER_MODES = {
     "wrong-audience": "signed properly for another client id",
     "wrong-issuer": "signed properly with another issuer",
     "expired": "signed properly, expired an hour ago",
+    "wrong-nonce": "signed properly, with a nonce the client did not send (a replayed or injected token)",
 }
 
 
@@ -57,6 +58,8 @@ class ClaimsValidator(OAuth2Validator):
             claims["iss"] = "http://127.0.0.1:1/evil"
         elif mode == "expired":
             claims["exp"] = int(time.time()) - 3600
+        elif mode == "wrong-nonce":
+            claims["nonce"] = "not-the-clients-nonce"
         return claims, expiration_time
 
     def finalize_id_token(self, id_token, token, token_handler, request):

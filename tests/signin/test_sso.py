@@ -210,7 +210,9 @@ def test_sso_never_takes_over_a_local_account_of_the_same_name(sso):
     assert not local.socialaccount_set.exists()
 
 
-@pytest.mark.parametrize("mode", ["foreign-key", "altered-payload", "wrong-audience", "wrong-issuer", "expired"])
+@pytest.mark.parametrize(
+    "mode", ["foreign-key", "altered-payload", "wrong-audience", "wrong-issuer", "expired", "wrong-nonce"]
+)
 def test_a_tampered_id_token_is_refused(sso, mode):
     sso.provider.save_user("mallory", password=PASSWORD, groups=["dashboard-admins"])
     sso.provider.tamper(mode)
@@ -260,6 +262,22 @@ def test_the_documented_redirect_url_is_the_one_allauth_sends(sso):
     page = Browser(sso.client).go(TEST_CLIENT_ORIGIN + "/accounts/login/")
     provider_login = Browser(sso.client).submit(page, sso_button(page, PROVIDER_NAME), stop_at=sso.provider.url)
     assert f"redirect_uri={quote(TEST_CLIENT_ORIGIN + CALLBACK_PATH, safe='')}" in provider_login.url
+
+
+def test_each_authorization_request_carries_pkce_state_and_a_fresh_nonce(sso):
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    def authorize_params() -> dict:
+        page = Browser(sso.client).go(TEST_CLIENT_ORIGIN + "/accounts/login/")
+        provider_login = Browser(sso.client).submit(page, sso_button(page, PROVIDER_NAME), stop_at=sso.provider.url)
+        url = unquote(provider_login.url)  # the provider's login page holds the authorize URL as ?next=
+        return {k: v[0] for k, v in parse_qs(urlsplit(url[url.index("/authorize/"):]).query).items()}
+
+    first, second = authorize_params(), authorize_params()
+    for params in (first, second):
+        assert params["code_challenge_method"] == "S256" and params["code_challenge"]
+        assert params["state"] and len(params["nonce"]) >= 20
+    assert first["nonce"] != second["nonce"] and first["state"] != second["state"]
 
 
 def test_role_map_from_the_environment_is_checked_at_start():
