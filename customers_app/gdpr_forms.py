@@ -18,6 +18,15 @@ def confirmation_value(customer) -> tuple[str, str]:
     return customer.id, "id"
 
 
+def requester_field() -> forms.ChoiceField:
+    """Who made a privacy request (a kind, never a name): the same field on every GDPR form."""
+    return forms.ChoiceField(
+        choices=[("", "Choose who made the request"), *ErasureRecord.Requester.choices],
+        label="Requested by",
+        help_text="Who asked. Their name and contact details stay in your ticketing system, not here.",
+    )
+
+
 class TypedConfirmationForm(forms.Form):
     """Acts only when the user has typed the customer's email (or id) exactly; case does not matter for emails."""
 
@@ -57,11 +66,7 @@ class EraseForm(TypedConfirmationForm):
         label="Request reference",
         help_text="The ticket or case number of the erasure request, e.g. GDPR-2025-0142.",
     )
-    requester = forms.ChoiceField(
-        choices=[("", "Choose who made the request"), *ErasureRecord.Requester.choices],
-        label="Requested by",
-        help_text="Who asked. Their name and contact details stay in your ticketing system, not here.",
-    )
+    requester = requester_field()
     requester_reference = forms.CharField(
         max_length=100,
         required=False,
@@ -137,11 +142,7 @@ class PrivacyRequestForm(forms.Form):
         label="Request reference (optional)",
         help_text="Your case number, e.g. GDPR-2025-0142. Left empty, the dashboard gives one (PR-…).",
     )
-    requester = forms.ChoiceField(
-        choices=[("", "Choose who made the request"), *ErasureRecord.Requester.choices],
-        label="Requested by",
-        help_text="Who asked. Their name and contact details stay in your ticketing system, not here.",
-    )
+    requester = requester_field()
     requester_reference = forms.CharField(
         max_length=100,
         required=False,
