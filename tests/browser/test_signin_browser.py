@@ -97,3 +97,47 @@ def test_admin_signs_in_with_password_and_code_erases_and_an_expired_step_up_is_
     page.wait_for_url("**/customers/")
     assert _api(product, "GET", f"/v1/customers/{customer['id']}").status_code == 404
     context.close()
+
+
+def test_a_security_key_is_added_and_then_signs_the_admin_in(browser, product):
+    """WebAuthn with Chromium's virtual authenticator (DevTools protocol): no real key needed. Through
+    localhost: an IP address cannot be a WebAuthn relying party id."""
+    context = browser.new_context(base_url=product.url.replace("127.0.0.1", "localhost"))
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    devtools = context.new_cdp_session(page)
+    devtools.send("WebAuthn.enable")
+    devtools.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "usb",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+            }
+        },
+    )
+    _sign_in_admin(page, product)
+
+    page.goto("/accounts/2fa/webauthn/add/")
+    page.get_by_label("Name").fill("Test key")
+    errors = []
+    page.on("console", lambda message: errors.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Add").click()
+    assert not [error for error in errors if error.startswith(("error", "pageerror"))], errors
+    page.goto("/accounts/2fa/webauthn/")
+    assert "Test key" in page.content()
+
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/accounts/login/**")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(product.env["DEMO_PASSWORD"])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/accounts/2fa/authenticate/")
+    page.get_by_role("button", name="Use a security key").click()
+    page.wait_for_url("**/customers/")
+    context.close()
