@@ -81,23 +81,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _activity(run: JobRun, customer_id: str, page_size: int) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = customer_activity_list(customer_id=customer_id, limit=page_size, starting_after_id=cursor)
-        entries += [_plain(item) for item in page.items]
-        run.step()
-        if not page.has_more or not page.next_cursor:
-            return entries
-        cursor = page.next_cursor
-
-
-def _redeemables(run: JobRun, customer_id: str, page_size: int) -> list[dict[str, Any]]:
+def _every_page(run: JobRun, fetch_page, customer_id: str, page_size: int) -> list[dict[str, Any]]:
+    """Every item of a customer's cursor-paged list (activity, redeemables), a job step per page."""
     items: list[dict[str, Any]] = []
     cursor = None
     while True:
-        page = customer_redeemables_list(customer_id=customer_id, limit=page_size, starting_after_id=cursor)
+        page = fetch_page(customer_id=customer_id, limit=page_size, starting_after_id=cursor)
         items += [_plain(item) for item in page.items]
         run.step()
         if not page.has_more or not page.next_cursor:
@@ -115,8 +104,8 @@ def customer_record(run: JobRun, customer: Customer, *, page_size: int = PAGE_SI
         "profile": profile,
         "metadata": profile.get("metadata") or {},
         "summary": profile.get("summary") or {},
-        "activity": _activity(run, customer.id, page_size),
-        "redeemables": _redeemables(run, customer.id, page_size),
+        "activity": _every_page(run, customer_activity_list, customer.id, page_size),
+        "redeemables": _every_page(run, customer_redeemables_list, customer.id, page_size),
         "segments": [_plain(segment) for segment in customer_segments_list(customer_id=customer.id)],
     }
 

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.shortcuts import redirect
+from django.urls import reverse
 
 from ..roles import role_key_of
 from .guards import has_second_factor
@@ -26,5 +27,5 @@ class SecondFactorEnrolmentMiddleware:
             and role_key_of(user) in settings.MFA_REQUIRED_ROLES
             and not has_second_factor(user)
         ):
-            return redirect(f"/accounts/2fa/?{urlencode({'next': request.get_full_path()})}")
+            return redirect(f"{reverse('mfa_index')}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)

@@ -77,22 +77,31 @@ def team_role_view(request: HttpRequest, user_id: int) -> HttpResponse:
     return render(request, "team/role.html", _context(request, member, form=form), status=400)
 
 
+def _confirmed_action(request: HttpRequest, user_id: int, *, template: str, act, done: str) -> HttpResponse:
+    """A Team action without a form: GET shows whom it is about, POST does ``act`` and says ``done``
+    (formatted with ``member`` and ``ended``, the sessions it ended)."""
+    member = _member_or_404(user_id)
+    if request.method == "GET":
+        resumed_post(request)  # back from a step-up: nothing to fill in, the page asks again
+        return render(request, template, _context(request, member))
+    try:
+        ended = act(actor=request.user, member=member)
+    except team.TeamChangeRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done.format(member=member, ended=_sessions_ended(ended)))
+    return redirect("customers:team")
+
+
 @permission_required(perm(MANAGE_TEAM), raise_exception=True)
 @require_http_methods(["GET", "POST"])
 @dangerous_action
 def team_deactivate_view(request: HttpRequest, user_id: int) -> HttpResponse:
     """Lets an admin stop someone from signing in at all, ending their sessions at once."""
-    member = _member_or_404(user_id)
-    if request.method == "GET":
-        resumed_post(request)  # nothing to fill in: the page asks again
-        return render(request, "team/deactivate.html", _context(request, member))
-    try:
-        ended = team.deactivate(actor=request.user, member=member)
-    except team.TeamChangeRefused as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{member.username} can no longer sign in ({_sessions_ended(ended)}).")
-    return redirect("customers:team")
+    return _confirmed_action(
+        request, user_id, template="team/deactivate.html", act=team.deactivate,
+        done="{member.username} can no longer sign in ({ended}).",
+    )  # fmt: skip
 
 
 @permission_required(perm(MANAGE_TEAM), raise_exception=True)
@@ -100,17 +109,10 @@ def team_deactivate_view(request: HttpRequest, user_id: int) -> HttpResponse:
 @dangerous_action
 def team_sessions_revoke_view(request: HttpRequest, user_id: int) -> HttpResponse:
     """Lets an admin sign someone out of every browser (a lost laptop); they can sign in again."""
-    member = _member_or_404(user_id)
-    if request.method == "GET":
-        resumed_post(request)
-        return render(request, "team/revoke_sessions.html", _context(request, member))
-    try:
-        ended = team.revoke_sessions(actor=request.user, member=member)
-    except team.TeamChangeRefused as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{member.username} is signed out everywhere ({_sessions_ended(ended)}).")
-    return redirect("customers:team")
+    return _confirmed_action(
+        request, user_id, template="team/revoke_sessions.html", act=team.revoke_sessions,
+        done="{member.username} is signed out everywhere ({ended}).",
+    )  # fmt: skip
 
 
 @require_POST
