@@ -8,7 +8,8 @@ from dataclasses import dataclass, field, replace
 from django.http import QueryDict
 
 from .forms import CURSOR_ORDERS, MAX_PAGE, CustomerFilterForm, list_url
-from .services.customers import customer_list
+from .services.customers import customer_list_soon
+from .services.voucherify import Pending
 from .types import CustomerPage
 
 REVERSED_ORDER = {"": "created_at", "-created_at": "created_at", "created_at": "-created_at"}
@@ -45,10 +46,11 @@ class CustomerListing:
         return self.first_row + len(self.customers) - 1 if self.page else None
 
 
-def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> CustomerListing:
-    """Fetches the page the (valid) filter form asks for and works out its neighbours.
+def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> Pending[CustomerListing]:
+    """Sends the call for the page the (valid) filter form asks for and returns at once; ``result()``
+    is that page with its neighbours worked out, so the view renders the rest of the page meanwhile.
 
-    Raises the service layer's ``VoucherifyError`` subclasses.
+    ``result()`` raises the service layer's ``VoucherifyError`` subclasses.
     """
     data = form.cleaned_data
     filters = {name: data[name] or None for name in CustomerFilterForm.FILTER_FIELDS}
@@ -60,37 +62,48 @@ def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> CustomerL
     if data["ending_before"]:
         # Walking backwards past page 99: ask for the rows on the other side of the first row,
         # in the opposite order, and turn them around.
-        result = customer_list(
+        def backwards(result: CustomerPage) -> CustomerListing:
+            result = replace(result, customers=list(reversed(result.customers)))
+            listing = CustomerListing(result=result, page=None, limit=limit)
+            if result.customers:
+                if result.has_more:
+                    listing.previous_url = list_url(base, ending_before=result.customers[0].created_cursor)
+                listing.next_url = list_url(base, starting_after=result.customers[-1].created_cursor)
+            return listing
+
+        return customer_list_soon(
             **filters, order=REVERSED_ORDER[order], limit=limit, starting_after=data["ending_before"]
-        )
-        result = replace(result, customers=list(reversed(result.customers)))
-        listing = CustomerListing(result=result, page=None, limit=limit)
-        if result.customers:
-            if result.has_more:
-                listing.previous_url = list_url(base, ending_before=result.customers[0].created_cursor)
-            listing.next_url = list_url(base, starting_after=result.customers[-1].created_cursor)
-        return listing
+        ).then(backwards)
 
     if data["starting_after"]:
-        result = customer_list(**filters, order=order or None, limit=limit, starting_after=data["starting_after"])
-        listing = CustomerListing(result=result, page=None, limit=limit)
-        if result.customers:
-            listing.previous_url = list_url(base, ending_before=result.customers[0].created_cursor)
-            if result.has_more:
-                listing.next_url = list_url(base, starting_after=result.customers[-1].created_cursor)
+
+        def onwards(result: CustomerPage) -> CustomerListing:
+            listing = CustomerListing(result=result, page=None, limit=limit)
+            if result.customers:
+                listing.previous_url = list_url(base, ending_before=result.customers[0].created_cursor)
+                if result.has_more:
+                    listing.next_url = list_url(base, starting_after=result.customers[-1].created_cursor)
+            return listing
+
+        return customer_list_soon(
+            **filters, order=order or None, limit=limit, starting_after=data["starting_after"]
+        ).then(onwards)
+
+    def numbered(result: CustomerPage) -> CustomerListing:
+        listing = CustomerListing(result=result, page=page_number, limit=limit)
+        last_page = min(MAX_PAGE, max(1, math.ceil(result.total / limit)))
+        if page_number > 1:
+            listing.previous_url = list_url(base, page=page_number - 1)
+        if page_number < last_page:
+            listing.next_url = list_url(base, page=page_number + 1)
+        elif (
+            page_number == MAX_PAGE and result.total > MAX_PAGE * limit and order in CURSOR_ORDERS and result.customers
+        ):
+            listing.next_url = list_url(base, starting_after=result.customers[-1].created_cursor)
+        listing.page_links = page_links(base, page_number, last_page)
         return listing
 
-    result = customer_list(**filters, order=order or None, limit=limit, page=page_number)
-    listing = CustomerListing(result=result, page=page_number, limit=limit)
-    last_page = min(MAX_PAGE, max(1, math.ceil(result.total / limit)))
-    if page_number > 1:
-        listing.previous_url = list_url(base, page=page_number - 1)
-    if page_number < last_page:
-        listing.next_url = list_url(base, page=page_number + 1)
-    elif page_number == MAX_PAGE and result.total > MAX_PAGE * limit and order in CURSOR_ORDERS and result.customers:
-        listing.next_url = list_url(base, starting_after=result.customers[-1].created_cursor)
-    listing.page_links = page_links(base, page_number, last_page)
-    return listing
+    return customer_list_soon(**filters, order=order or None, limit=limit, page=page_number).then(numbered)
 
 
 def page_links(base: QueryDict, page_number: int, last_page: int) -> list[PageLink]:

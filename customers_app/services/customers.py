@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import re
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
-from customers_app.services.voucherify import NotFound, deep_object, get_client, path
+from customers_app.services.voucherify import NotFound, Pending, deep_object, get_client, path
 from customers_app.types import (
     ActivityPage,
     Customer,
@@ -32,45 +32,52 @@ def _params(**values: Any) -> dict[str, Any]:
     }
 
 
-def customer_list(
-    *,
-    email: str | None = None,
-    city: str | None = None,
-    name: str | None = None,
-    segment_id: str | None = None,
-    created_at_before: DateLike | None = None,
-    created_at_after: DateLike | None = None,
-    updated_at_before: DateLike | None = None,
-    updated_at_after: DateLike | None = None,
-    order: str | None = None,
-    limit: int = 10,
-    page: int | None = None,
-    starting_after: DateLike | None = None,
-) -> CustomerPage:
-    """One page of customers, newest first unless ``order`` says otherwise.
+class CustomerListQuery(TypedDict, total=False):
+    """What ``customer_list`` filters and pages by (``limit`` 10 unless given). ``page`` only reaches
+    99 pages; ``starting_after`` (a ``created_at`` cursor, see ``CustomerPage.next_starting_after``)
+    goes further."""
 
-    ``page`` only reaches 99 pages; ``starting_after`` (a ``created_at`` cursor, see
-    ``CustomerPage.next_starting_after``) goes further.
+    email: str | None
+    city: str | None
+    name: str | None
+    segment_id: str | None
+    created_at_before: DateLike | None
+    created_at_after: DateLike | None
+    updated_at_before: DateLike | None
+    updated_at_after: DateLike | None
+    order: str | None
+    limit: int
+    page: int | None
+    starting_after: DateLike | None
+
+
+_DATE_RANGE_PARAMS = {
+    "created_at_before": "created_at[before]",
+    "created_at_after": "created_at[after]",
+    "updated_at_before": "updated_at[before]",
+    "updated_at_after": "updated_at[after]",
+}
+
+
+def customer_list(**query: Unpack[CustomerListQuery]) -> CustomerPage:
+    """One page of customers, newest first unless ``order`` says otherwise.
 
     Raises Unavailable, RateLimited, AuthError or RequestError (bad filter values).
     """
-    params = _params(
-        email=email,
-        city=city,
-        name=name,
-        segment_id=segment_id,
-        order=order,
-        limit=limit,
-        page=page,
-        starting_after=starting_after,
-        **{
-            "created_at[before]": created_at_before,
-            "created_at[after]": created_at_after,
-            "updated_at[before]": updated_at_before,
-            "updated_at[after]": updated_at_after,
-        },
-    )
-    return CustomerPage.from_api(get_client().get("/v1/customers", params=params))
+    return CustomerPage.from_api(get_client().get("/v1/customers", params=_list_params(query)))
+
+
+def customer_list_soon(**query: Unpack[CustomerListQuery]) -> Pending[CustomerPage]:
+    """``customer_list`` sent now and answered later, so a page renders meanwhile: ``result()``
+    gives the page or raises what ``customer_list`` would."""
+    return get_client().get_soon("/v1/customers", params=_list_params(query)).then(CustomerPage.from_api)
+
+
+def _list_params(query: CustomerListQuery) -> dict[str, Any]:
+    unknown = query.keys() - CustomerListQuery.__annotations__.keys()
+    if unknown:
+        raise TypeError(f"customer_list() got unexpected filters: {', '.join(sorted(unknown))}")
+    return _params(**{"limit": 10} | {_DATE_RANGE_PARAMS.get(name, name): value for name, value in query.items()})
 
 
 def customer_get(*, customer_id: str) -> Customer:

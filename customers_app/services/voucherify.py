@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -15,6 +17,10 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
+import urllib3.response
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -25,6 +31,8 @@ logger = logging.getLogger("customers_app.voucherify")
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 4.0
+# Threads per process waiting on Voucherify for pages (``get_soon``): twice gunicorn's threads (8) by default.
+SEND_THREADS = 16
 
 
 # Errors ---------------------------------------------------------------------------------------
@@ -222,6 +230,102 @@ def path(route: str, *ids: str) -> ApiPath:
 
 # Client ------------------------------------------------------------------------------------------
 
+type _Sent = tuple[requests.Response | None, requests.RequestException | None]
+
+
+class Pending[T]:
+    """The answer to a call already on its way: ``result()`` waits for it once and then gives the
+    same value (or raises the same error) every time it is asked."""
+
+    def __init__(self, finish: Callable[[], T]) -> None:
+        self._finish: Callable[[], T] | None = finish
+        self._value: T | None = None
+        self._error: BaseException | None = None
+
+    @classmethod
+    def settled(cls, work: Callable[[], T]) -> Pending[T]:
+        """Does ``work`` now; its value or error is kept for ``result()``."""
+        pending = cls(work)
+        with contextlib.suppress(Exception):
+            pending.result()
+        return pending
+
+    @classmethod
+    def failed(cls, error: Exception) -> Pending[Any]:
+        def fail() -> Any:
+            raise error
+
+        return cls.settled(fail)
+
+    def result(self) -> T:
+        if self._finish is not None:
+            finish, self._finish = self._finish, None
+            try:
+                self._value = finish()
+            except Exception as error:
+                self._error = error
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
+
+    def then[U](self, convert: Callable[[T], U]) -> Pending[U]:
+        """A pending answer that is ``convert`` of this one (an error passes through unconverted)."""
+        return Pending(lambda: convert(self.result()))
+
+
+_sender_lock = threading.Lock()
+_sender_pool: ThreadPoolExecutor | None = None
+
+
+def _sender() -> ThreadPoolExecutor:
+    """The threads that wait on Voucherify for ``get_soon``; made on first use, so in each gunicorn
+    worker after the fork. They only send and read: bookings, errors and logs stay with the caller."""
+    global _sender_pool
+    with _sender_lock:
+        if _sender_pool is None:
+            _sender_pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="voucherify")
+        return _sender_pool
+
+
+_on_written = threading.local()
+
+
+def _request_written() -> None:
+    event = getattr(_on_written, "event", None)
+    if event is not None:
+        event.set()
+
+
+class _SignallingHTTPConnection(urllib3.connection.HTTPConnection):
+    """Tells ``get_soon``'s caller when the request is written and only the answer is awaited."""
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> urllib3.response.BaseHTTPResponse:
+        _request_written()
+        return super().getresponse(*args, **kwargs)
+
+
+class _SignallingHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def getresponse(self, *args: Any, **kwargs: Any) -> urllib3.response.BaseHTTPResponse:
+        _request_written()
+        return super().getresponse(*args, **kwargs)
+
+
+class _SignallingHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _SignallingHTTPConnection
+
+
+class _SignallingHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _SignallingHTTPSConnection
+
+
+class _SignallingAdapter(requests.adapters.HTTPAdapter):
+    """requests' own adapter, whose connections signal ``_request_written`` (no other change)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _SignallingHTTPPool, "https": _SignallingHTTPSPool}
+
+
 _local = threading.local()
 
 
@@ -276,6 +380,8 @@ class VoucherifyClient:
             from customers_app.services.inprocess import InProcessAdapter
 
             session.mount(self.base_url + "/", InProcessAdapter())
+        else:
+            session.mount(self.base_url + "/", _SignallingAdapter())
         return session
 
     def get(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
@@ -290,6 +396,41 @@ class VoucherifyClient:
     def delete(self, path: str) -> Any:
         return self._request("DELETE", path)
 
+    def get_soon(self, path: str, *, params: dict[str, Any] | None = None) -> Pending[Any]:
+        """Sends a GET now and returns at once, so a page can render what does not depend on the
+        answer while Voucherify works; ``result()`` then gives (or raises) what ``get`` would.
+
+        The call is booked with the governor here, in the caller's thread; only the HTTP exchange
+        runs on a worker thread, which touches neither the database nor the caller's session. The
+        in-process sandbox answers in this thread, as ``get`` does: it runs inside this request.
+        """
+        started = time.monotonic()
+        if self.in_process:
+            return Pending.settled(lambda: self.get(path, params=params))
+        deadline = started + self._total_timeout()
+        try:
+            booking = self._book(deadline)
+        except VoucherifyError as error:
+            return Pending.failed(error)
+        written = threading.Event()
+        sending = _sender().submit(self._send_signalling, written, "GET", path, params, deadline)
+        # Go on once the request is on the wire: the sending thread needs the interpreter to write
+        # it, and a caller busy rendering would hold it for up to 5 ms at a time.
+        written.wait(timeout=0.05)
+        return Pending(lambda: self._request("GET", path, params=params, first=(started, booking, sending)))
+
+    def _send_signalling(self, written: threading.Event, method: str, path: str, params, deadline: float) -> _Sent:
+        _on_written.event = written
+        try:
+            return self._send(method, path, params, None, None, deadline)
+        finally:
+            _on_written.event = None
+            written.set()  # also when it failed before writing anything
+
+    def _total_timeout(self) -> float:
+        in_background = budget.current_priority() == budget.BACKGROUND
+        return max(self.total_timeout, self.background_total_timeout) if in_background else self.total_timeout
+
     def _request(
         self,
         method: str,
@@ -298,43 +439,35 @@ class VoucherifyClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
         files: dict[str, Any] | None = None,
+        first: tuple[float, budget.Decision, Future[_Sent]] | None = None,
     ) -> Any:
         """Send one logical call and return the decoded JSON (None for an empty body).
+
+        ``first`` is an attempt already booked and on its way (``get_soon``): its start, booking
+        and the exchange to wait for.
 
         Raises Unavailable (UpstreamTimeout), RateLimited, AuthError, NotFound or RequestError.
         """
         method = method.upper()
-        started = time.monotonic()
+        started = first[0] if first else time.monotonic()
         in_background = budget.current_priority() == budget.BACKGROUND
-        total = max(self.total_timeout, self.background_total_timeout) if in_background else self.total_timeout
-        deadline = started + total
+        deadline = started + self._total_timeout()
         retryable_method = method in IDEMPOTENT_METHODS
         attempt = 0
-        response: requests.Response | None = None
         while True:
             attempt += 1
-            booking = self._book(deadline)
-            remaining = max(deadline - time.monotonic(), 0.01)
-            connect_timeout, read_timeout = self.timeout
-            response = None
-            cause: Exception | None = None
-            try:
-                response = self.session.request(
-                    method,
-                    self.base_url + path,
-                    params=params,
-                    json=json,
-                    files=files,
-                    timeout=(min(connect_timeout, remaining), min(read_timeout, remaining)),
-                    allow_redirects=False,
+            if first is not None and attempt == 1:
+                booking, (response, cause) = first[1], first[2].result()
+            else:
+                booking = self._book(deadline)
+                response, cause = self._send(method, path, params, json, files, deadline)
+            if response is None:
+                timed_out = isinstance(cause, requests.Timeout)
+                error: VoucherifyError = (
+                    UpstreamTimeout("Voucherify did not answer in time")
+                    if timed_out
+                    else Unavailable("Could not reach Voucherify")
                 )
-            except requests.Timeout as exc:
-                cause = exc
-                error: VoucherifyError = UpstreamTimeout("Voucherify did not answer in time")
-                wait = self._backoff(attempt)
-            except requests.RequestException as exc:
-                cause = exc
-                error = Unavailable("Could not reach Voucherify")
                 wait = self._backoff(attempt)
             else:
                 _record_rate_limit(response)
@@ -368,6 +501,32 @@ class VoucherifyClient:
                 self._log(method, path, response, started, attempt, error=error)
                 raise error from cause
             time.sleep(wait)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        files: dict[str, Any] | None,
+        deadline: float,
+    ) -> _Sent:
+        """One HTTP exchange on this thread's session: the response, or the transport error instead."""
+        remaining = max(deadline - time.monotonic(), 0.01)
+        connect_timeout, read_timeout = self.timeout
+        try:
+            response = self.session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=json,
+                files=files,
+                timeout=(min(connect_timeout, remaining), min(read_timeout, remaining)),
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            return None, exc
+        return response, None
 
     def stream_lines(self, url: str) -> Iterator[str]:
         """GET an absolute download URL (an export's ``result.url``) and yield its text line by line.

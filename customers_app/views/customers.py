@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import permission_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
@@ -38,12 +39,15 @@ def customer_list_view(request):
     form = CustomerFilterForm(request.GET, segments=_segments_or_empty())
     search_form = CustomerSearchForm(request.GET)
     q = search_form.cleaned_data["q"] if search_form.is_valid() else ""
-    listing = search = None
+    listing = search = pending = None
     if form.is_valid() and search_form.is_valid():
         if q:  # from the dashboard's own index: fragments, phones, accents; no upstream call
             search = search_listing(q=q, form=form, query=request.GET)
         else:
-            listing = customer_listing(form=form, query=request.GET)
+            # The call goes out now; the header and filters render while Voucherify answers, and the
+            # results wait for it where the template first needs them.
+            pending = customer_listing(form=form, query=request.GET)
+            listing = SimpleLazyObject(pending.result)
     query = request.GET.urlencode()
     if request.session.get(LIST_QUERY_SESSION_KEY) != query:  # the detail page's way back; a write only if new
         request.session[LIST_QUERY_SESSION_KEY] = query
@@ -52,6 +56,8 @@ def customer_list_view(request):
         template_name += "#results"
     context = {"form": form, "search_form": search_form, "listing": listing, "search": search, "nav": "customers"}
     response = render(request, template_name, context)
+    if pending:
+        pending.result()  # the call's error, should a template condition have swallowed it
     rows = len(search.rows) if search else len(listing.customers) if listing else 0
     if rows:  # how many customers were shown; never what was searched for (it can be an email)
         searched = bool(q) or any(form.cleaned_data.get(name) for name in form.FILTER_FIELDS)

@@ -7,7 +7,13 @@ import json
 import pytest
 import requests
 
-from customers_app.services.customers import customer_create, customer_get, customer_list, customer_update
+from customers_app.services.customers import (
+    customer_create,
+    customer_get,
+    customer_list,
+    customer_list_soon,
+    customer_update,
+)
 from customers_app.services.inprocess import InProcessAdapter
 from customers_app.services.voucherify import NotFound
 
@@ -88,3 +94,12 @@ def test_errors_come_through_the_in_process_transport(in_process):
         customer_get(customer_id="cust_missing")
 
     assert caught.value.request_id
+
+
+@pytest.mark.django_db(databases=["default", "sandbox"])
+def test_a_list_sent_soon_is_answered_in_this_thread_inside_its_transaction(in_process):
+    created = customer_create(data={"source_id": "in-process/soon", "email": "soon@example.com"})
+
+    pending = customer_list_soon(email="soon@example.com")  # the sandbox answered already, in this test's transaction
+
+    assert [c.id for c in pending.result().customers] == [created.id]

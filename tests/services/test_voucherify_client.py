@@ -388,3 +388,84 @@ def test_get_client_follows_settings_at_call_time(settings, httpserver):
 
     request, _ = httpserver.log[0]
     assert request.headers["X-App-Id"] == "settings-id"
+
+
+# get_soon: the call goes out at once, the caller works meanwhile, result() is what get would give ------
+
+
+def test_get_soon_lets_the_caller_work_while_voucherify_answers(httpserver):
+    httpserver.expect_request("/v1/customers/cust_abc").respond_with_handler(
+        lambda request: (time.sleep(1.0), json_response(CUSTOMER))[1]
+    )
+    client = make_client(httpserver, timeout=(1, 5))
+
+    started = time.monotonic()
+    pending = client.get_soon(path("/v1/customers/{}", "cust_abc"))
+    time.sleep(0.8)  # the page rendering its header and filters
+    data = pending.result()
+
+    assert data["id"] == "cust_abc"
+    assert time.monotonic() - started < 1.6  # one after the other would take 1.8 s
+    assert len(httpserver.log) == 1
+
+
+def test_get_soon_result_raises_what_get_raises_and_keeps_it(httpserver):
+    httpserver.expect_request("/v1/customers/missing").respond_with_json(
+        error_body(404, "not_found", request_id="v-0a1b2c"), status=404
+    )
+    pending = make_client(httpserver).get_soon(path("/v1/customers/{}", "missing"))
+
+    for _ in range(2):  # asked again (a template, then the view): the same error, no second call
+        with pytest.raises(NotFound) as caught:
+            pending.result()
+        assert caught.value.request_id == "v-0a1b2c"
+    assert len(httpserver.log) == 1
+
+
+def test_get_soon_retries_in_the_callers_thread_like_get(httpserver):
+    httpserver.expect_request("/v1/customers/cust_abc").respond_with_handler(
+        sequence(json_response(error_body(503, "unavailable"), 503), json_response(CUSTOMER))
+    )
+
+    assert make_client(httpserver).get_soon(path("/v1/customers/{}", "cust_abc")).result()["id"] == "cust_abc"
+    assert len(httpserver.log) == 2
+
+
+def test_get_soon_times_out_within_the_total_budget(slow_upstream):
+    client = make_client(slow_upstream, timeout=(1, 0.2), total_timeout=1.0, max_retries=2)
+
+    started = time.monotonic()
+    pending = client.get_soon("/v1/customers")
+    with pytest.raises(UpstreamTimeout):
+        pending.result()
+    assert time.monotonic() - started < 1.5
+
+
+def test_get_soon_refused_by_the_budget_sends_nothing(httpserver, settings):
+    from customers_app.services import budget
+
+    settings.VOUCHERIFY_RATE_LIMIT_PER_MINUTE = 2
+    budget.reset()
+    httpserver.expect_request("/v1/customers").respond_with_json({"customers": [], "total": 0})
+    client = make_client(httpserver)
+    client.get("/v1/customers")
+    client.get("/v1/customers")
+
+    pending = client.get_soon("/v1/customers")  # the booking happens here, not in result()
+    with pytest.raises(RateLimited) as caught:
+        pending.result()
+    assert caught.value.by_governor and caught.value.retry_at is not None
+    assert len(httpserver.log) == 2
+    budget.reset()
+
+
+def test_get_soon_then_converts_the_answer_and_passes_errors_through(httpserver):
+    httpserver.expect_request("/v1/customers/cust_abc").respond_with_json(CUSTOMER)
+    httpserver.expect_request("/v1/customers/gone").respond_with_json(error_body(404, "not_found"), status=404)
+    client = make_client(httpserver)
+
+    assert client.get_soon(path("/v1/customers/{}", "cust_abc")).then(lambda d: d["id"].upper()).result() == "CUST_ABC"
+    converted = []
+    with pytest.raises(NotFound):
+        client.get_soon(path("/v1/customers/{}", "gone")).then(converted.append).result()
+    assert converted == []
