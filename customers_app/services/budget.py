@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
-from django.core.signals import request_started
+from django.core.signals import request_finished, request_started
 from django.db import DatabaseError
 
 logger = logging.getLogger("customers_app.budget")
@@ -263,7 +263,7 @@ def _observe(limit: int | None, remaining: int | None, retry_at: float | None, u
         # What we expected to be left after our call; fewer left means other clients spent the rest.
         expected = effective_limit - usage.used - 1
         if remaining < expected:
-            store().add(EXTERNAL, expected - remaining, time.time())
+            _book_external(expected - remaining)
             calls[EXTERNAL] = calls.get(EXTERNAL, 0) + expected - remaining
     return Usage(limit=effective_limit, calls=calls, blocked_until=blocked_until, window_seconds=usage.window_seconds)
 
@@ -277,11 +277,37 @@ def usage() -> Usage:
 _seen = threading.local()
 
 
-def _forget_seen(**_) -> None:
+def _book_external(calls: int) -> None:
+    """Books other clients' calls seen in an answer; during a web request once the page is sent
+    (a write its footer does not need: that reads ``_seen``), else at once."""
+    if getattr(_seen, "in_request", False):
+        _seen.external = getattr(_seen, "external", 0) + calls
+    else:
+        store().add(EXTERNAL, calls, time.time())
+
+
+def _request_started(**_) -> None:
+    _book_seen_external()  # left over should a request have ended without request_finished
     _seen.usage = None
+    _seen.in_request = True
 
 
-request_started.connect(_forget_seen, dispatch_uid="customers_app.services.budget.forget_seen")
+def _request_finished(**_) -> None:
+    _seen.in_request = False
+    _book_seen_external()
+
+
+def _book_seen_external() -> None:
+    calls, _seen.external = getattr(_seen, "external", 0), 0
+    if calls:
+        try:
+            store().add(EXTERNAL, calls, time.time())
+        except STORE_ERRORS as error:
+            logger.warning("API budget store unavailable, other clients' calls not recorded: %s", type(error).__name__)
+
+
+request_started.connect(_request_started, dispatch_uid="customers_app.services.budget.request_started")
+request_finished.connect(_request_finished, dispatch_uid="customers_app.services.budget.request_finished")
 
 
 def page_usage() -> Usage:
@@ -316,12 +342,14 @@ class DatabaseStore:
         return [(slot, kind, calls) for slot, kind, calls in cursor.fetchall()]
 
     def _meta(self, cursor, *, lock: bool = False) -> tuple[int | None, float | None]:
-        if lock:  # creates the row if a test flushed it
+        if lock:  # takes the row's lock (and creates the row if a test flushed it)
             cursor.execute(
                 f"INSERT INTO {self.meta} (id, touched) VALUES (1, 0) "  # noqa: S608
-                f"ON CONFLICT (id) DO UPDATE SET touched = {self.meta}.touched + 1"
+                f"ON CONFLICT (id) DO UPDATE SET touched = {self.meta}.touched + 1 "
+                "RETURNING learned_limit, blocked_until"
             )
-        cursor.execute(f"SELECT learned_limit, blocked_until FROM {self.meta} WHERE id = 1")  # noqa: S608
+        else:
+            cursor.execute(f"SELECT learned_limit, blocked_until FROM {self.meta} WHERE id = 1")  # noqa: S608
         row = cursor.fetchone()
         return (row[0], row[1]) if row else (None, None)
 

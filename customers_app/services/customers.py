@@ -70,7 +70,7 @@ def customer_list(**query: Unpack[CustomerListQuery]) -> CustomerPage:
 def customer_list_soon(**query: Unpack[CustomerListQuery]) -> Pending[CustomerPage]:
     """``customer_list`` sent now and answered later, so a page renders meanwhile: ``result()``
     gives the page or raises what ``customer_list`` would."""
-    return get_client().get_soon("/v1/customers", params=_list_params(query)).then(CustomerPage.from_api)
+    return get_client().get_soon("/v1/customers", params=_list_params(query), convert=CustomerPage.from_api)
 
 
 def _list_params(query: CustomerListQuery) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from urllib.parse import quote, urlsplit
 import orjson
 import requests
 import requests.adapters
+import requests.utils
 import urllib3
 import urllib3.connection
 import urllib3.response
@@ -230,7 +232,17 @@ def path(route: str, *ids: str) -> ApiPath:
 
 # Client ------------------------------------------------------------------------------------------
 
-type _Sent = tuple[requests.Response | None, requests.RequestException | None]
+type _Exchange = tuple[requests.Response | None, requests.RequestException | None]
+
+
+@dataclass(frozen=True)
+class _Made:
+    """What ``get_soon``'s ``convert`` made of a successful answer on the sending thread."""
+
+    value: Any
+
+
+type _Sent = tuple[requests.Response | None, requests.RequestException | None, _Made | None]
 
 
 class Pending[T]:
@@ -381,6 +393,11 @@ class VoucherifyClient:
 
             session.mount(self.base_url + "/", InProcessAdapter())
         else:
+            # The environment's proxy and CA bundle, read once: with trust_env requests reads them,
+            # and looks for a .netrc, on every call (about a tenth of its own time per call).
+            session.trust_env = False
+            session.proxies = requests.utils.get_environ_proxies(self.base_url)
+            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
             session.mount(self.base_url + "/", _SignallingAdapter())
         return session
 
@@ -396,36 +413,55 @@ class VoucherifyClient:
     def delete(self, path: str) -> Any:
         return self._request("DELETE", path)
 
-    def get_soon(self, path: str, *, params: dict[str, Any] | None = None) -> Pending[Any]:
+    def get_soon(
+        self, path: str, *, params: dict[str, Any] | None = None, convert: Callable[[Any], Any] | None = None
+    ) -> Pending[Any]:
         """Sends a GET now and returns at once, so a page can render what does not depend on the
-        answer while Voucherify works; ``result()`` then gives (or raises) what ``get`` would.
+        answer while Voucherify works; ``result()`` then gives (or raises) what ``get`` would, or
+        ``convert`` of it.
 
-        The call is booked with the governor here, in the caller's thread; only the HTTP exchange
-        runs on a worker thread, which touches neither the database nor the caller's session. The
-        in-process sandbox answers in this thread, as ``get`` does: it runs inside this request.
+        The call is booked with the governor here, in the caller's thread. A worker thread does the
+        HTTP exchange and then decodes and converts a successful answer (``convert`` must be a pure
+        function of the JSON, such as a ``from_api``): it touches neither the database nor the
+        caller's session, and a list of 100 customers is built about a millisecond quicker where its
+        bytes arrived than in another CPU's cache. The in-process sandbox answers in this thread, as
+        ``get`` does: it runs inside this request.
         """
         started = time.monotonic()
         if self.in_process:
-            return Pending.settled(lambda: self.get(path, params=params))
+            return Pending.settled(lambda: self._request("GET", path, params=params, convert=convert))
         deadline = started + self._total_timeout()
         try:
             booking = self._book(deadline)
         except VoucherifyError as error:
             return Pending.failed(error)
         written = threading.Event()
-        sending = _sender().submit(self._send_signalling, written, "GET", path, params, deadline)
+        sending = _sender().submit(self._send_soon, written, path, params, deadline, convert)
         # Go on once the request is on the wire: the sending thread needs the interpreter to write
         # it, and a caller busy rendering would hold it for up to 5 ms at a time.
         written.wait(timeout=0.05)
-        return Pending(lambda: self._request("GET", path, params=params, first=(started, booking, sending)))
+        return Pending(
+            lambda: self._request("GET", path, params=params, convert=convert, first=(started, booking, sending))
+        )
 
-    def _send_signalling(self, written: threading.Event, method: str, path: str, params, deadline: float) -> _Sent:
+    def _send_soon(
+        self, written: threading.Event, path: str, params, deadline: float, convert: Callable[[Any], Any] | None
+    ) -> _Sent:
+        """``get_soon``'s part on the sending thread: the exchange, then what a success makes."""
         _on_written.event = written
         try:
-            return self._send(method, path, params, None, None, deadline)
+            response, error = self._send("GET", path, params, None, None, deadline)
         finally:
             _on_written.event = None
             written.set()  # also when it failed before writing anything
+        made = None
+        if response is not None and response.status_code < 400:
+            try:
+                data = _decode(response)
+                made = _Made(convert(data) if convert else data)
+            except Exception:  # noqa: BLE001 - left to the caller's thread, which raises it as get would
+                made = None
+        return response, error, made
 
     def _total_timeout(self) -> float:
         in_background = budget.current_priority() == budget.BACKGROUND
@@ -439,9 +475,11 @@ class VoucherifyClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
         files: dict[str, Any] | None = None,
+        convert: Callable[[Any], Any] | None = None,
         first: tuple[float, budget.Decision, Future[_Sent]] | None = None,
     ) -> Any:
-        """Send one logical call and return the decoded JSON (None for an empty body).
+        """Send one logical call and return the decoded JSON (None for an empty body), or
+        ``convert`` of it.
 
         ``first`` is an attempt already booked and on its way (``get_soon``): its start, booking
         and the exchange to wait for.
@@ -456,8 +494,9 @@ class VoucherifyClient:
         attempt = 0
         while True:
             attempt += 1
+            made = None
             if first is not None and attempt == 1:
-                booking, (response, cause) = first[1], first[2].result()
+                booking, (response, cause, made) = first[1], first[2].result()
             else:
                 booking = self._book(deadline)
                 response, cause = self._send(method, path, params, json, files, deadline)
@@ -473,6 +512,9 @@ class VoucherifyClient:
                 _record_rate_limit(response)
                 _tell_governor(response, booking)
                 if response.status_code < 400:
+                    if made is not None:
+                        self._log(method, path, response, started, attempt)
+                        return made.value
                     try:
                         data = _decode(response)
                     except ValueError as exc:
@@ -483,7 +525,7 @@ class VoucherifyClient:
                             request_id=response.headers.get("X-Request-Id"),
                         ) from exc
                     self._log(method, path, response, started, attempt)
-                    return data
+                    return convert(data) if convert else data
                 error = _error_from_response(response)
                 if response.status_code not in RETRY_STATUSES:
                     self._log(method, path, response, started, attempt, error=error)
@@ -510,7 +552,7 @@ class VoucherifyClient:
         json: Any,
         files: dict[str, Any] | None,
         deadline: float,
-    ) -> _Sent:
+    ) -> _Exchange:
         """One HTTP exchange on this thread's session: the response, or the transport error instead."""
         remaining = max(deadline - time.monotonic(), 0.01)
         connect_timeout, read_timeout = self.timeout

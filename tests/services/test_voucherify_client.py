@@ -469,3 +469,33 @@ def test_get_soon_then_converts_the_answer_and_passes_errors_through(httpserver)
     with pytest.raises(NotFound):
         client.get_soon(path("/v1/customers/{}", "gone")).then(converted.append).result()
     assert converted == []
+
+
+def test_a_proxy_from_the_environment_is_used(httpserver, monkeypatch):
+    """Proxies are read from the environment once per session, not per call, but still honoured."""
+    httpserver.expect_request("/v1/customers/cust_abc").respond_with_json(CUSTOMER)
+    monkeypatch.setenv("HTTP_PROXY", httpserver.url_for("").rstrip("/"))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = VoucherifyClient(base_url="http://voucherify.invalid", app_id="a", app_token="t", max_retries=0)
+
+    assert client.get(path("/v1/customers/{}", "cust_abc"))["id"] == "cust_abc"
+    request, _ = httpserver.log[0]
+    assert request.headers["Host"] == "voucherify.invalid"
+
+
+def test_get_soon_converts_a_success_and_raises_what_the_conversion_or_the_body_raises(httpserver):
+    httpserver.expect_request("/v1/customers/cust_abc").respond_with_json(CUSTOMER)
+    httpserver.expect_request("/v1/customers/html").respond_with_data("<html>proxy login</html>", status=200)
+    client = make_client(httpserver, max_retries=0)
+
+    made = client.get_soon(path("/v1/customers/{}", "cust_abc"), convert=lambda data: ("made", data["id"]))
+    assert made.result() == ("made", "cust_abc")
+
+    def broken(data):
+        raise KeyError("summary")
+
+    with pytest.raises(KeyError):
+        client.get_soon(path("/v1/customers/{}", "cust_abc"), convert=broken).result()
+    with pytest.raises(Unavailable, match="not JSON"):
+        client.get_soon(path("/v1/customers/{}", "html"), convert=lambda data: data).result()
