@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import cached_property
 
 from django import forms
 from django.http import QueryDict
@@ -116,27 +115,15 @@ class CustomerFilterForm(forms.Form):
     DEFAULT_LIMIT = 25
 
     def __init__(self, data=None, *, segments=(), **kwargs):
-        """``segments`` feeds the segment menu; given as a function, it is called only when the menu
-        is drawn or a chosen segment validated, so a list without one sends its call first."""
         if data is not None and not data.get("limit"):
             data = data.copy()
             data["limit"] = str(self.DEFAULT_LIMIT)  # so the page-size menu shows what is used
         super().__init__(data, **kwargs)
-        self._segments = segments
-        self.fields["segment_id"].choices = self._segment_choices
-
-    @cached_property
-    def segment_names(self) -> dict[str, str]:
-        segments = self._segments() if callable(self._segments) else self._segments
-        return {s.id: s.name for s in segments}
-
-    def _segment_choices(self) -> list[tuple[str, str]]:
-        choices = [("", "Any segment"), *self.segment_names.items()]
+        self.fields["segment_id"].choices = [("", "Any segment")] + [(s.id, s.name) for s in segments]
+        self.segment_names = {s.id: s.name for s in segments}
         # The segment list may be unavailable; a shared URL's segment must still validate.
-        chosen = self.data.get("segment_id")
-        if chosen and chosen not in self.segment_names:
-            choices.append((chosen, chosen))
-        return choices
+        if self.data.get("segment_id") and self.data["segment_id"] not in self.segment_names:
+            self.fields["segment_id"].choices.append((self.data["segment_id"], self.data["segment_id"]))
 
     def active_filters(self) -> list[tuple[str, str, str]]:
         """(label, value, URL without it) for each filter in use: the removable chips."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
-from django.core.signals import request_finished, request_started
+from django.core.signals import request_started
 from django.db import DatabaseError
 
 logger = logging.getLogger("customers_app.budget")
@@ -263,7 +263,7 @@ def _observe(limit: int | None, remaining: int | None, retry_at: float | None, u
         # What we expected to be left after our call; fewer left means other clients spent the rest.
         expected = effective_limit - usage.used - 1
         if remaining < expected:
-            _book_external(expected - remaining)
+            store().add(EXTERNAL, expected - remaining, time.time())
             calls[EXTERNAL] = calls.get(EXTERNAL, 0) + expected - remaining
     return Usage(limit=effective_limit, calls=calls, blocked_until=blocked_until, window_seconds=usage.window_seconds)
 
@@ -277,37 +277,11 @@ def usage() -> Usage:
 _seen = threading.local()
 
 
-def _book_external(calls: int) -> None:
-    """Books other clients' calls seen in an answer; during a web request once the page is sent
-    (a write its footer does not need: that reads ``_seen``), else at once."""
-    if getattr(_seen, "in_request", False):
-        _seen.external = getattr(_seen, "external", 0) + calls
-    else:
-        store().add(EXTERNAL, calls, time.time())
-
-
-def _request_started(**_) -> None:
-    _book_seen_external()  # left over should a request have ended without request_finished
+def _forget_seen(**_) -> None:
     _seen.usage = None
-    _seen.in_request = True
 
 
-def _request_finished(**_) -> None:
-    _seen.in_request = False
-    _book_seen_external()
-
-
-def _book_seen_external() -> None:
-    calls, _seen.external = getattr(_seen, "external", 0), 0
-    if calls:
-        try:
-            store().add(EXTERNAL, calls, time.time())
-        except STORE_ERRORS as error:
-            logger.warning("API budget store unavailable, other clients' calls not recorded: %s", type(error).__name__)
-
-
-request_started.connect(_request_started, dispatch_uid="customers_app.services.budget.request_started")
-request_finished.connect(_request_finished, dispatch_uid="customers_app.services.budget.request_finished")
+request_started.connect(_forget_seen, dispatch_uid="customers_app.services.budget.forget_seen")
 
 
 def page_usage() -> Usage:

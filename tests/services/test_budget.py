@@ -88,19 +88,6 @@ def test_other_clients_calls_seen_in_the_headers_are_booked(governor):
     assert usage.calls["external"] == 6 and usage.remaining == 3
 
 
-def test_other_clients_calls_seen_by_a_page_are_booked_once_it_is_sent(governor):
-    from django.core.signals import request_finished, request_started
-
-    request_started.send(sender=None)
-    booking = budget.acquire(budget.INTERACTIVE)
-    budget.observe(limit=10, remaining=3, retry_at=None, usage=booking.usage)  # others spent 6
-    assert budget.page_usage().calls["external"] == 6  # the page's footer counts them at once
-    assert budget.usage().calls["external"] == 0  # the write waits until the page is sent
-    request_finished.send(sender=None)
-
-    assert budget.usage().calls["external"] == 6 and budget.usage().remaining == 3
-
-
 def test_a_429_blocks_every_call_until_voucherify_accepts_again(governor):
     booking = budget.acquire(budget.INTERACTIVE)
     budget.observe(limit=10, remaining=0, retry_at=time.time() + 30, usage=booking.usage)

@@ -7,7 +7,6 @@ import uuid
 from urllib.parse import urlencode
 
 import pytest
-from django.core.cache import cache
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("use_sandbox_server")]
 
@@ -207,24 +206,6 @@ def test_jump_box_with_htmx_redirects_the_whole_page(support_client, sandbox_ser
     customer = sandbox_server.api("GET", "/v1/customers", params={"limit": 1}).json()["customers"][0]
     response = support_client.get("/customers/jump/", {"q": customer["id"]}, headers={"HX-Request": "true"})
     assert response["HX-Redirect"] == f"/customers/{customer['id']}/"
-
-
-def test_the_customers_call_goes_out_before_the_segment_menu_is_read(settings, support_client, httpserver):
-    """Without a segment filter the segment names are only needed to draw the menu, which renders
-    while Voucherify answers; with one they are read first, to validate it."""
-    settings.VOUCHERIFY_API_URL = httpserver.url_for("")
-    segments = {"object": "list", "data_ref": "data", "data": [{"id": "seg_1", "name": "VIP", "object": "segment"}]}
-    httpserver.expect_request("/v1/segments").respond_with_json(segments)
-    httpserver.expect_request("/v1/customers").respond_with_json({"object": "list", "customers": [], "total": 0})
-
-    page = support_client.get("/customers/").content.decode()
-    assert [r.path for r, _ in httpserver.log] == ["/v1/customers", "/v1/segments"]
-    assert '<option value="seg_1">VIP</option>' in page
-
-    httpserver.clear_log()
-    cache.clear()
-    support_client.get("/customers/", {"segment_id": "seg_1"})
-    assert [r.path for r, _ in httpserver.log] == ["/v1/segments", "/v1/customers"]
 
 
 def test_a_shared_segment_filter_still_works_when_segments_cannot_be_listed(settings, support_client, httpserver):
