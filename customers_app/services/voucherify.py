@@ -308,18 +308,20 @@ def _request_written() -> None:
         event.set()
 
 
-class _SignallingHTTPConnection(urllib3.connection.HTTPConnection):
+class _SignalsWhenWritten:
     """Tells ``get_soon``'s caller when the request is written and only the answer is awaited."""
 
     def getresponse(self, *args: Any, **kwargs: Any) -> urllib3.response.BaseHTTPResponse:
         _request_written()
-        return super().getresponse(*args, **kwargs)
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
 
 
-class _SignallingHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def getresponse(self, *args: Any, **kwargs: Any) -> urllib3.response.BaseHTTPResponse:
-        _request_written()
-        return super().getresponse(*args, **kwargs)
+class _SignallingHTTPConnection(_SignalsWhenWritten, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _SignallingHTTPSConnection(_SignalsWhenWritten, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _SignallingHTTPPool(urllib3.HTTPConnectionPool):
@@ -584,6 +586,8 @@ class VoucherifyClient:
             response = self.session.get(
                 url,
                 headers={"X-App-Id": None, "X-App-Token": None, "Accept": "text/plain"},
+                # The session's proxies are the API host's; a download host has its own (or none).
+                proxies=dict.fromkeys(self.session.proxies) | requests.utils.get_environ_proxies(url),
                 timeout=self.timeout,
                 stream=True,
                 allow_redirects=False,
