@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
-from django.core.signals import request_started
+from django.core.signals import request_finished, request_started
 from django.db import DatabaseError
 
 logger = logging.getLogger("customers_app.budget")
@@ -204,6 +204,7 @@ def acquire(kind: str | None = None) -> Decision:
     uncounted: the governor must never be what takes the dashboard down.
     """
     kind = kind or current_priority()
+    _write_others_calls()  # so this booking's snapshot has them, and its answer does not count them again
     try:
         decision = store().take(kind, configured_limit(), time.time())
     except STORE_ERRORS as error:
@@ -263,12 +264,13 @@ def _observe(limit: int | None, remaining: int | None, retry_at: float | None, u
         # What we expected to be left after our call; fewer left means other clients spent the rest.
         expected = effective_limit - usage.used - 1
         if remaining < expected:
-            store().add(EXTERNAL, expected - remaining, time.time())
+            _book_others_calls(expected - remaining, time.time())
             calls[EXTERNAL] = calls.get(EXTERNAL, 0) + expected - remaining
     return Usage(limit=effective_limit, calls=calls, blocked_until=blocked_until, window_seconds=usage.window_seconds)
 
 
 def usage() -> Usage:
+    _write_others_calls()
     return store().usage(configured_limit(), time.time())
 
 
@@ -284,6 +286,51 @@ def _forget_seen(**_) -> None:
 request_started.connect(_forget_seen, dispatch_uid="customers_app.services.budget.forget_seen")
 
 
+# Other clients' calls that a page's answer revealed are written once the page has been sent
+# (``request_finished``, as view records are): the page does not wait for that write. The thread's
+# next booking writes them first, so a page with several calls measures each against them.
+_others = threading.local()
+
+
+def _book_others_calls(calls: int, at: float) -> None:
+    if getattr(_others, "in_request", False):
+        _others.__dict__.setdefault("pending", []).append((calls, at))
+    else:
+        store().add(EXTERNAL, calls, at)
+
+
+def _write_others_calls(**_) -> None:
+    pending = getattr(_others, "pending", None)
+    if not pending:
+        return
+    _others.pending = []
+    from django.db import connection
+
+    was_closed = connection.connection is None  # request_finished may have closed an old one first
+    try:
+        for calls, at in pending:
+            store().add(EXTERNAL, calls, at)
+    except STORE_ERRORS as error:
+        logger.warning("API budget store unavailable, other clients' calls not recorded: %s", type(error).__name__)
+    finally:
+        if was_closed:
+            connection.close()
+
+
+def _request_begins(**_) -> None:
+    _write_others_calls()
+    _others.in_request = True
+
+
+def _request_ends(**_) -> None:
+    _others.in_request = False
+    _write_others_calls()
+
+
+request_started.connect(_request_begins, dispatch_uid="customers_app.services.budget.request_begins")
+request_finished.connect(_request_ends, dispatch_uid="customers_app.services.budget.request_ends")
+
+
 def page_usage() -> Usage:
     """The window for a page: as its last Voucherify call left it in this request, else read now."""
     seen = getattr(_seen, "usage", None)
@@ -293,6 +340,7 @@ def page_usage() -> Usage:
 def reset() -> None:
     """Forgets every booked call (tests)."""
     _seen.usage = None
+    _others.pending = []
     store().reset()
 
 

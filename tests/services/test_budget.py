@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import pytest
+from django.core.signals import request_finished, request_started
 
 from customers_app.services import budget
 from tests.conftest import free_port
@@ -86,6 +87,33 @@ def test_other_clients_calls_seen_in_the_headers_are_booked(governor):
     budget.observe(limit=10, remaining=3, retry_at=None, usage=booking.usage)  # others spent 6
     usage = budget.usage()
     assert usage.calls["external"] == 6 and usage.remaining == 3
+
+
+def stored_external() -> int:
+    return budget.store().usage(10, time.time()).calls["external"]
+
+
+def test_other_clients_calls_a_page_reveals_are_written_after_it_is_sent_and_counted_once(governor):
+    request_started.send(sender=None, environ={})
+    try:
+        booking = budget.acquire(budget.INTERACTIVE)
+        budget.observe(limit=10, remaining=3, retry_at=None, usage=booking.usage)  # others spent 6
+        assert stored_external() == 0  # the page does not wait for that write
+        assert budget.page_usage().remaining == 3  # though its footer counts them
+        # A second call on the same page is booked against a window that has them.
+        second = budget.acquire(budget.INTERACTIVE)
+        assert stored_external() == 6 and second.usage.used == 7
+        budget.observe(limit=10, remaining=2, retry_at=None, usage=second.usage)
+    finally:
+        request_finished.send(sender=None)
+    assert stored_external() == 6 and budget.usage().remaining == 2
+
+
+def test_other_clients_calls_seen_outside_a_page_are_written_at_once(governor):
+    request_finished.send(sender=None)  # a background task's thread: no request around it
+    booking = budget.acquire(budget.BACKGROUND)
+    budget.observe(limit=10, remaining=3, retry_at=None, usage=booking.usage)
+    assert stored_external() == 6
 
 
 def test_a_429_blocks_every_call_until_voucherify_accepts_again(governor):
