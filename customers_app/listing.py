@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from django.http import QueryDict
 
 from .forms import CURSOR_ORDERS, MAX_PAGE, CustomerFilterForm, list_url
 from .services.customers import customer_list_soon
 from .services.voucherify import Pending
-from .types import CustomerPage
+from .types import ListedCustomerPage
 
 REVERSED_ORDER = {"": "created_at", "-created_at": "created_at", "created_at": "-created_at"}
 
@@ -26,7 +26,7 @@ class PageLink:
 class CustomerListing:
     """One page of the list, with the links around it."""
 
-    result: CustomerPage
+    result: ListedCustomerPage
     page: int | None  # None once the list continues by cursor past page 99
     limit: int
     next_url: str = ""
@@ -62,8 +62,8 @@ def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> Pending[C
     if data["ending_before"]:
         # Walking backwards past page 99: ask for the rows on the other side of the first row,
         # in the opposite order, and turn them around.
-        def backwards(result: CustomerPage) -> CustomerListing:
-            result = replace(result, customers=list(reversed(result.customers)))
+        def backwards(result: ListedCustomerPage) -> CustomerListing:
+            result = result.reversed()
             listing = CustomerListing(result=result, page=None, limit=limit)
             if result.customers:
                 if result.has_more:
@@ -77,7 +77,7 @@ def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> Pending[C
 
     if data["starting_after"]:
 
-        def onwards(result: CustomerPage) -> CustomerListing:
+        def onwards(result: ListedCustomerPage) -> CustomerListing:
             listing = CustomerListing(result=result, page=None, limit=limit)
             if result.customers:
                 listing.previous_url = list_url(base, ending_before=result.customers[0].created_cursor)
@@ -89,7 +89,7 @@ def customer_listing(*, form: CustomerFilterForm, query: QueryDict) -> Pending[C
             **filters, order=order or None, limit=limit, starting_after=data["starting_after"]
         ).then(onwards)
 
-    def numbered(result: CustomerPage) -> CustomerListing:
+    def numbered(result: ListedCustomerPage) -> CustomerListing:
         listing = CustomerListing(result=result, page=page_number, limit=limit)
         last_page = min(MAX_PAGE, max(1, math.ceil(result.total / limit)))
         if page_number > 1:

@@ -12,6 +12,7 @@ from customers_app.types import (
     ActivityPage,
     Customer,
     CustomerPage,
+    ListedCustomerPage,
     PermanentDeletion,
     RedeemablePage,
     Segment,
@@ -67,10 +68,11 @@ def customer_list(**query: Unpack[CustomerListQuery]) -> CustomerPage:
     return CustomerPage.from_api(get_client().get("/v1/customers", params=_list_params(query)))
 
 
-def customer_list_soon(**query: Unpack[CustomerListQuery]) -> Pending[CustomerPage]:
-    """``customer_list`` sent now and answered later, so a page renders meanwhile: ``result()``
-    gives the page or raises what ``customer_list`` would."""
-    return get_client().get_soon("/v1/customers", params=_list_params(query), convert=CustomerPage.from_api)
+def customer_list_soon(**query: Unpack[CustomerListQuery]) -> Pending[ListedCustomerPage]:
+    """``customer_list`` for the list's table, sent now and answered later so the page renders
+    meanwhile: ``result()`` gives the page with lean rows (only the table's columns) or raises what
+    ``customer_list`` would (``Unavailable`` also for an answer not shaped as the API's list)."""
+    return get_client().get_soon("/v1/customers", params=_list_params(query), parse=ListedCustomerPage.from_json)
 
 
 def _list_params(query: CustomerListQuery) -> dict[str, Any]:

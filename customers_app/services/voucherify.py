@@ -416,11 +416,17 @@ class VoucherifyClient:
         return self._request("DELETE", path)
 
     def get_soon(
-        self, path: str, *, params: dict[str, Any] | None = None, convert: Callable[[Any], Any] | None = None
+        self,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        convert: Callable[[Any], Any] | None = None,
+        parse: Callable[[bytes], Any] | None = None,
     ) -> Pending[Any]:
         """Sends a GET now and returns at once, so a page can render what does not depend on the
         answer while Voucherify works; ``result()`` then gives (or raises) what ``get`` would, or
-        ``convert`` of it.
+        ``convert`` of it. ``parse`` reads a successful answer's bytes instead of the JSON decoder
+        (``ListedCustomerPage.from_json``); it raises ValueError for a body it cannot read.
 
         The call is booked with the governor here, in the caller's thread. A worker thread does the
         HTTP exchange and then decodes and converts a successful answer (``convert`` must be a pure
@@ -431,23 +437,31 @@ class VoucherifyClient:
         """
         started = time.monotonic()
         if self.in_process:
-            return Pending.settled(lambda: self._request("GET", path, params=params, convert=convert))
+            return Pending.settled(lambda: self._request("GET", path, params=params, convert=convert, parse=parse))
         deadline = started + self._total_timeout()
         try:
             booking = self._book(deadline)
         except VoucherifyError as error:
             return Pending.failed(error)
         written = threading.Event()
-        sending = _sender().submit(self._send_soon, written, path, params, deadline, convert)
+        sending = _sender().submit(self._send_soon, written, path, params, deadline, convert, parse)
         # Go on once the request is on the wire: the sending thread needs the interpreter to write
         # it, and a caller busy rendering would hold it for up to 5 ms at a time.
         written.wait(timeout=0.05)
         return Pending(
-            lambda: self._request("GET", path, params=params, convert=convert, first=(started, booking, sending))
+            lambda: self._request(
+                "GET", path, params=params, convert=convert, parse=parse, first=(started, booking, sending)
+            )
         )
 
     def _send_soon(
-        self, written: threading.Event, path: str, params, deadline: float, convert: Callable[[Any], Any] | None
+        self,
+        written: threading.Event,
+        path: str,
+        params,
+        deadline: float,
+        convert: Callable[[Any], Any] | None,
+        parse: Callable[[bytes], Any] | None,
     ) -> _Sent:
         """``get_soon``'s part on the sending thread: the exchange, then what a success makes."""
         _on_written.event = written
@@ -459,7 +473,7 @@ class VoucherifyClient:
         made = None
         if response is not None and response.status_code < 400:
             try:
-                data = _decode(response)
+                data = _read(response, parse)
                 made = _Made(convert(data) if convert else data)
             except Exception:  # noqa: BLE001 - left to the caller's thread, which raises it as get would
                 made = None
@@ -478,10 +492,11 @@ class VoucherifyClient:
         json: Any = None,
         files: dict[str, Any] | None = None,
         convert: Callable[[Any], Any] | None = None,
+        parse: Callable[[bytes], Any] | None = None,
         first: tuple[float, budget.Decision, Future[_Sent]] | None = None,
     ) -> Any:
-        """Send one logical call and return the decoded JSON (None for an empty body), or
-        ``convert`` of it.
+        """Send one logical call and return the decoded JSON (None for an empty body), or what
+        ``parse`` reads from the body instead; ``convert`` of it if given.
 
         ``first`` is an attempt already booked and on its way (``get_soon``): its start, booking
         and the exchange to wait for.
@@ -518,11 +533,13 @@ class VoucherifyClient:
                         self._log(method, path, response, started, attempt)
                         return made.value
                     try:
-                        data = _decode(response)
+                        data = _read(response, parse)
                     except ValueError as exc:
                         self._log(method, path, response, started, attempt)
                         raise Unavailable(
-                            "Voucherify sent a response that is not JSON",
+                            "Voucherify sent an answer the dashboard cannot read"
+                            if parse
+                            else "Voucherify sent a response that is not JSON",
                             status=response.status_code,
                             request_id=response.headers.get("X-Request-Id"),
                         ) from exc
@@ -691,6 +708,11 @@ def _text_lines(response: requests.Response) -> Iterator[str]:
             yield pending
     finally:
         response.close()
+
+
+def _read(response: requests.Response, parse: Callable[[bytes], Any] | None) -> Any:
+    """A successful answer's body: what ``parse`` reads from its bytes, else its JSON."""
+    return parse(response.content) if parse else _decode(response)
 
 
 def _decode(response: requests.Response) -> Any:

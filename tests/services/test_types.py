@@ -13,6 +13,8 @@ from customers_app.types import (
     ActivityPage,
     AsyncAction,
     Customer,
+    CustomerPage,
+    ListedCustomerPage,
     PermanentDeletion,
     RedeemablePage,
     format_api_datetime,
@@ -116,3 +118,31 @@ def test_async_action_and_permanent_deletion_from_the_contract_examples():
     assert deletion.id.startswith("del_")
     assert deletion.related_object_id.startswith("cust_")
     assert "customer" in deletion.counts
+
+
+def test_the_lean_list_rows_read_the_same_columns_as_full_customers_from_the_contracts_example():
+    body = example("/v1/customers")
+    full, lean = CustomerPage.from_api(body), ListedCustomerPage.from_json(json.dumps(body).encode())
+    assert (lean.total, lean.has_more) == (full.total, full.has_more) and len(lean.customers) == len(full.customers) > 0
+    for row, customer in zip(lean.customers, full.customers, strict=True):
+        assert (row.id, row.source_id, row.name, row.email, row.phone) == (
+            customer.id, customer.source_id, customer.name, customer.email, customer.phone,
+        )  # fmt: skip
+        assert (row.address.city if row.address else None) == (customer.address.city if customer.address else None)
+        assert (row.created_at, row.updated_at) == (customer.created_at, customer.updated_at)
+        assert row.created_cursor == customer.created_cursor and row.display_name == customer.display_name
+    assert [c.id for c in lean.reversed().customers] == [c.id for c in full.customers][::-1]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>proxy login</html>",
+        b'{"customers": [{"id": 7}]}',  # an id that is not text
+        b'{"customers": [{"id": "c", "address": "Main St"}]}',
+        b'{"customers": [], "total": "12"}',
+    ],
+)
+def test_a_list_answer_not_shaped_as_the_apis_is_a_value_error(body):
+    with pytest.raises(ValueError):
+        ListedCustomerPage.from_json(body)

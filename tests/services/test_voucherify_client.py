@@ -26,6 +26,7 @@ from customers_app.services.voucherify import (
     path,
     rate_limit_status,
 )
+from customers_app.types import ListedCustomerPage
 
 CUSTOMER = {"id": "cust_abc", "object": "customer", "summary": None, "loyalty": None, "referrals": None}
 
@@ -499,3 +500,20 @@ def test_get_soon_converts_a_success_and_raises_what_the_conversion_or_the_body_
         client.get_soon(path("/v1/customers/{}", "cust_abc"), convert=broken).result()
     with pytest.raises(Unavailable, match="not JSON"):
         client.get_soon(path("/v1/customers/{}", "html"), convert=lambda data: data).result()
+
+
+def test_get_soon_parse_reads_the_bytes_and_an_unreadable_answer_is_unavailable_with_its_id(httpserver):
+    listed = {"object": "list", "customers": [{"id": "cust_abc", "name": "Ann", "metadata": {"a": 1}}], "total": 1}
+    httpserver.expect_request("/v1/customers", query_string="limit=1").respond_with_json(listed)
+    odd = {"customers": [{"id": 42}], "total": "one"}  # JSON, but not the API's list
+    httpserver.expect_request("/v1/customers", query_string="limit=2").respond_with_json(
+        odd, headers={"X-Request-Id": "v-odd-shape"}
+    )
+    client = make_client(httpserver, max_retries=0)
+
+    page = client.get_soon("/v1/customers", params={"limit": 1}, parse=ListedCustomerPage.from_json).result()
+    assert [(c.id, c.name) for c in page.customers] == [("cust_abc", "Ann")] and page.total == 1
+
+    with pytest.raises(Unavailable, match="cannot read") as caught:
+        client.get_soon("/v1/customers", params={"limit": 2}, parse=ListedCustomerPage.from_json).result()
+    assert caught.value.request_id == "v-odd-shape"
