@@ -13,8 +13,6 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from ..types import parse_datetime
-
 register = template.Library()
 
 DAY = 86400
@@ -61,12 +59,11 @@ def _escaped(value: str | None) -> str:
 _API_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")  # 2022-08-30T06:32:07.380Z
 
 
-def _time_cell(raw: str | None, now: datetime) -> str:
-    """An API timestamp as ``timestamp`` shows it; one already in the API's UTC form is used as written."""
-    value = parse_datetime(raw)
+def _time_cell(value: datetime | None, raw: str | None, now: datetime) -> str:
+    """``value`` as ``timestamp`` shows it; ``raw`` (what the API sent) is used as it is when already in that form."""
     if value is None:
         return "—"
-    if _API_UTC.fullmatch(raw):
+    if raw and _API_UTC.fullmatch(raw):
         iso, exact = raw, f"{raw[:10]} {raw[11:19]} UTC"
     else:
         iso, exact, _ = _time_parts(value, now)
@@ -100,8 +97,8 @@ def customer_rows(customers, selectable: bool = False) -> str:
         rows.append(
             f'<tr data-customer-id="{id_}">{select}<td><a href="{url}">{name}</a></td>'
             f"<td>{_escaped(customer.email)}</td><td>{_escaped(customer.phone)}</td><td>{city}</td>"
-            f"<td>{_time_cell(customer.created_at_raw, now)}</td>"
-            f"<td>{_time_cell(customer.updated_at_raw, now)}</td></tr>"
+            f"<td>{_time_cell(customer.created_at, customer.created_at_raw, now)}</td>"
+            f"<td>{_time_cell(customer.updated_at, customer.updated_at_raw, now)}</td></tr>"
         )
     return mark_safe("\n".join(rows))  # noqa: S308 - every interpolated customer value is escaped above
 
