@@ -48,7 +48,6 @@ logger = logging.getLogger("customers_app.erasure")
 ERASED = "(erased)"
 # Django's sign-in keys hold ids and a hash, never a person; a chance match must not sign anyone out.
 KEPT_SESSION_PREFIX = "_auth_user"
-DB_SESSION_ENGINES = ("django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db")
 # A checkpoint cannot reset the log while a reader still uses part of it; readers here are short.
 CHECKPOINT_ATTEMPTS = 50
 CHECKPOINT_PAUSE = 0.1
@@ -108,11 +107,13 @@ def sessions_forget(needles: list[str]) -> int:
     Only database-backed sessions can be searched; with cache or signed-cookie sessions the values
     live in the cache or the browser and expire with the session (``SESSION_IDLE_SECONDS``).
     """
-    if not needles or settings.SESSION_ENGINE not in DB_SESSION_ENGINES:
-        return 0
+    from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
     from django.contrib.sessions.models import Session
 
     engine = import_module(settings.SESSION_ENGINE)
+    # Django's db and cached_db stores, and the dashboard's own (customers_app.session_store), keep them here.
+    if not needles or not issubclass(engine.SessionStore, DatabaseSessionStore):
+        return 0
     changed = 0
     for key, data in Session.objects.values_list("session_key", "session_data").iterator(1000):
         store = engine.SessionStore(session_key=key)

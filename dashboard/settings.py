@@ -331,6 +331,8 @@ SOCIALACCOUNT_STORE_TOKENS = False
 # The age counts from the last request (an idle timeout, within a minute): IdleSessionMiddleware moves
 # it on at most once a minute, instead of SESSION_SAVE_EVERY_REQUEST's database write on every request.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=8 * 60 * 60)
+# Django's database sessions, whose per-request read is one plain query (customers_app/session_store.py).
+SESSION_ENGINE = "customers_app.session_store"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 

@@ -173,3 +173,37 @@ def search_rows(rows, terms, selectable: bool = False) -> str:
             f"<td>{_time_cell(row.created_at, None, now)}</td><td>{_time_cell(row.updated_at, None, now)}</td></tr>"
         )
     return mark_safe("\n".join(rows_html))  # noqa: S308 - values are escaped by highlight and _escaped
+
+
+def _pager_link(url: str, text: str, *, rel: str = "", label: str = "") -> str:
+    url = escape(url)
+    rel = f' rel="{rel}"' if rel else ""
+    label = f' aria-label="{label}"' if label else ""
+    return (
+        f'<li><a href="{url}"{rel} hx-get="{url}" hx-target="#results" hx-swap="outerHTML" hx-push-url="true"'
+        f"{label}>{text}</a></li>"
+    )
+
+
+@register.simple_tag
+def pager(pager) -> str:
+    """Previous, the page numbers and Next under the list (and the search results), swapping ``#results``.
+
+    Built here like the rows: on every list page, and its template loop was a tenth of the page's
+    own time once Voucherify had answered. ``pager`` has ``previous_url``, ``next_url`` and
+    ``page_links`` (``listing.PageLink``); the URLs are escaped.
+    """
+    items = []
+    if pager.previous_url:
+        items.append(_pager_link(pager.previous_url, "← Previous", rel="prev"))
+    for link in pager.page_links:
+        if link.number is None:
+            items.append('<li aria-hidden="true">…</li>')
+        elif link.current:
+            items.append(f'<li><span aria-current="page">{link.number}</span></li>')
+        else:
+            items.append(_pager_link(link.url, str(link.number), label=f"Page {link.number}"))
+    if pager.next_url:
+        items.append(_pager_link(pager.next_url, "Next →", rel="next"))
+    html = '<nav class="pager" aria-label="Pages">\n  <ul>\n    ' + "\n    ".join(items) + "\n  </ul>\n</nav>"
+    return mark_safe(html)  # noqa: S308 - only escaped URLs and our own numbers and words are in it
