@@ -94,11 +94,14 @@ def customer_rows(customers, selectable: bool = False) -> str:
             if selectable
             else ""
         )
+        created = _time_cell(customer.created_at, customer.created_at_raw, now)
+        # A customer never updated since it was created (most, in a CRM import) has one time twice.
+        same = customer.updated_at_raw == customer.created_at_raw
+        updated = created if same else _time_cell(customer.updated_at, customer.updated_at_raw, now)
         rows.append(
             f'<tr data-customer-id="{id_}">{select}<td><a href="{url}">{name}</a></td>'
             f"<td>{_escaped(customer.email)}</td><td>{_escaped(customer.phone)}</td><td>{city}</td>"
-            f"<td>{_time_cell(customer.created_at, customer.created_at_raw, now)}</td>"
-            f"<td>{_time_cell(customer.updated_at, customer.updated_at_raw, now)}</td></tr>"
+            f"<td>{created}</td><td>{updated}</td></tr>"
         )
     return mark_safe("\n".join(rows))  # noqa: S308 - every interpolated customer value is escaped above
 
@@ -207,3 +210,10 @@ def pager(pager) -> str:
         items.append(_pager_link(pager.next_url, "Next →", rel="next"))
     html = '<nav class="pager" aria-label="Pages">\n  <ul>\n    ' + "\n    ".join(items) + "\n  </ul>\n</nav>"
     return mark_safe(html)  # noqa: S308 - only escaped URLs and our own numbers and words are in it
+
+
+@register.filter(is_safe=True)
+def thousands(value: int) -> str:
+    """``12,345``: humanize's ``intcomma`` for the list's own counts (English only, as the dashboard is),
+    without its locale lookups, which were a twentieth of the list's own time after the answer."""
+    return f"{value:,}"

@@ -1,4 +1,4 @@
-"""The pager under the list and the search results: links around the page, gaps, escaped URLs."""
+"""The pager and the counts under and above the list: links around the page, gaps, escaped URLs."""
 
 from __future__ import annotations
 
@@ -32,3 +32,12 @@ def test_urls_are_escaped_and_an_only_page_has_no_previous_or_next():
     html = str(pager(listing))
     assert "<script>" not in html and "?x=&quot;&gt;&lt;script&gt;" in html
     assert 'rel="prev"' not in html and 'rel="next"' not in html
+
+
+def test_the_lists_counts_have_thousands_separators_as_intcomma_writes_them():
+    from django.contrib.humanize.templatetags.humanize import intcomma
+
+    from customers_app.templatetags.dashboard import thousands
+
+    for number in (0, 7, 999, 1000, 100_000, 1_234_567):
+        assert thousands(number) == intcomma(number)
