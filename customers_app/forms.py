@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.http import QueryDict
 from django.utils.dateparse import parse_date, parse_datetime
+
+if TYPE_CHECKING:
+    from .types import Segment
 
 ORDER_CHOICES = [
     ("", "Newest first"),
@@ -114,16 +120,27 @@ class CustomerFilterForm(forms.Form):
 
     DEFAULT_LIMIT = 25
 
-    def __init__(self, data=None, *, segments=(), **kwargs):
+    def __init__(self, data=None, *, segments: Iterable[Segment] | Callable[[], Iterable[Segment]] = (), **kwargs):
+        """``segments`` fills the segment menu; given as a function, it is called only once the menu
+        is shown or a segment is validated, so the list page sends its own call first."""
         if data is not None and not data.get("limit"):
             data = data.copy()
             data["limit"] = str(self.DEFAULT_LIMIT)  # so the page-size menu shows what is used
         super().__init__(data, **kwargs)
-        self.fields["segment_id"].choices = [("", "Any segment")] + [(s.id, s.name) for s in segments]
-        self.segment_names = {s.id: s.name for s in segments}
+        self._segments = segments
+        self.fields["segment_id"].choices = self._segment_choices  # a callable: Django asks it when needed
+
+    @cached_property
+    def segment_names(self) -> dict[str, str]:
+        segments = self._segments() if callable(self._segments) else self._segments
+        return {segment.id: segment.name for segment in segments}
+
+    def _segment_choices(self) -> list[tuple[str, str]]:
+        choices = [("", "Any segment"), *self.segment_names.items()]
         # The segment list may be unavailable; a shared URL's segment must still validate.
         if self.data.get("segment_id") and self.data["segment_id"] not in self.segment_names:
-            self.fields["segment_id"].choices.append((self.data["segment_id"], self.data["segment_id"]))
+            choices.append((self.data["segment_id"], self.data["segment_id"]))
+        return choices
 
     def active_filters(self) -> list[tuple[str, str, str]]:
         """(label, value, URL without it) for each filter in use: the removable chips."""

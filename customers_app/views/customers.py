@@ -36,7 +36,7 @@ def _segments_or_empty():
 def customer_list_view(request):
     """Lets an agent find customers by email, city, name, segment and dates, page by page, or by any
     fragment of a name, email, phone, source id or id (``q``, served from the search index)."""
-    form = CustomerFilterForm(request.GET, segments=_segments_or_empty())
+    form = CustomerFilterForm(request.GET, segments=_segments_or_empty)  # read once the call is out
     search_form = CustomerSearchForm(request.GET)
     q = search_form.cleaned_data["q"] if search_form.is_valid() else ""
     listing = search = pending = None
