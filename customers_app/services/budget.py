@@ -25,7 +25,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from django.conf import settings
@@ -60,6 +60,8 @@ class Usage:
     calls: dict[str, int] = field(default_factory=dict)  # per kind, over the rolling window
     blocked_until: float | None = None  # Unix seconds; Voucherify said 429 until then
     window_seconds: float = 60.0
+    # Other clients' calls this thread had found when the window was read for a booking (``_observe``).
+    others_found: int = field(default=0, compare=False)
 
     @property
     def used(self) -> int:
@@ -214,6 +216,7 @@ def acquire(kind: str | None = None) -> Decision:
         counter = _spent.get()
         if counter is not None:
             counter[0] += 1
+        decision = replace(decision, usage=replace(decision.usage, others_found=_others_found()))
     return decision
 
 
@@ -238,11 +241,15 @@ def wait_for_room(kind: str = BACKGROUND, *, should_stop=None, max_wait: float |
 
 def observe(*, limit: int | None, remaining: int | None, retry_at: float | None, usage: Usage | None) -> None:
     """Corrects the window from an answer's rate-limit headers (``usage``: as seen when the call was booked)."""
-    _seen.usage = None
+    previous, _seen.usage = getattr(_seen, "usage", None), None
     try:
-        _seen.usage = _observe(limit, remaining, retry_at, usage)
+        seen = _observe(limit, remaining, retry_at, usage)
     except STORE_ERRORS as error:
         logger.warning("API budget store unavailable, answer not recorded: %s", type(error).__name__)
+        return
+    # A page's answers can come back in another order than its calls were booked: it shows the fuller view.
+    fuller = previous is not None and seen is not None and previous.used > seen.used
+    _seen.usage = previous if fuller else seen
 
 
 def _observe(limit: int | None, remaining: int | None, retry_at: float | None, usage: Usage | None) -> Usage | None:
@@ -261,11 +268,13 @@ def _observe(limit: int | None, remaining: int | None, retry_at: float | None, u
         store().block_until(retry_at)
         blocked_until = max(retry_at, blocked_until or retry_at)
     elif remaining is not None and effective_limit is not None:
-        # What we expected to be left after our call; fewer left means other clients spent the rest.
+        # What we expected to be left after our call; fewer left means other clients spent the rest,
+        # less those this thread found since the booking (in the answer to a call booked after it).
         expected = effective_limit - usage.used - 1
-        if remaining < expected:
-            _book_others_calls(expected - remaining, time.time())
-            calls[EXTERNAL] = calls.get(EXTERNAL, 0) + expected - remaining
+        unseen = expected - remaining - (_others_found() - usage.others_found)
+        if unseen > 0:
+            _book_others_calls(unseen, time.time())
+            calls[EXTERNAL] = calls.get(EXTERNAL, 0) + unseen
     return Usage(limit=effective_limit, calls=calls, blocked_until=blocked_until, window_seconds=usage.window_seconds)
 
 
@@ -292,7 +301,13 @@ request_started.connect(_forget_seen, dispatch_uid="customers_app.services.budge
 _others = threading.local()
 
 
+def _others_found() -> int:
+    """Other clients' calls this thread has found in answers so far (only ever grows)."""
+    return getattr(_others, "found", 0)
+
+
 def _book_others_calls(calls: int, at: float) -> None:
+    _others.found = _others_found() + calls
     if getattr(_others, "in_request", False):
         _others.__dict__.setdefault("pending", []).append((calls, at))
     else:

@@ -109,6 +109,21 @@ def test_other_clients_calls_a_page_reveals_are_written_after_it_is_sent_and_cou
     assert stored_external() == 6 and budget.usage().remaining == 2
 
 
+def test_answers_back_in_another_order_than_their_calls_count_other_clients_once(governor):
+    """A page sends its list call, then reads the segment menu: the second answer is read first."""
+    request_started.send(sender=None, environ={})
+    try:
+        first = budget.acquire(budget.INTERACTIVE)
+        second = budget.acquire(budget.INTERACTIVE)
+        # Others spent 5 before both calls reached Voucherify, which counted the first call first.
+        budget.observe(limit=10, remaining=3, retry_at=None, usage=second.usage)
+        budget.observe(limit=10, remaining=4, retry_at=None, usage=first.usage)
+        assert budget.page_usage().remaining == 3  # the footer shows the fuller of the two views
+    finally:
+        request_finished.send(sender=None)
+    assert stored_external() == 5 and budget.usage().remaining == 3
+
+
 def test_other_clients_calls_seen_outside_a_page_are_written_at_once(governor):
     request_finished.send(sender=None)  # a background task's thread: no request around it
     booking = budget.acquire(budget.BACKGROUND)
