@@ -237,7 +237,7 @@ type _Exchange = tuple[requests.Response | None, requests.RequestException | Non
 
 @dataclass(frozen=True)
 class _Made:
-    """What ``get_soon``'s ``convert`` made of a successful answer on the sending thread."""
+    """What ``get_soon``'s sending thread read from a successful answer (``parse``, else its JSON)."""
 
     value: Any
 
@@ -420,39 +420,35 @@ class VoucherifyClient:
         path: str,
         *,
         params: dict[str, Any] | None = None,
-        convert: Callable[[Any], Any] | None = None,
         parse: Callable[[bytes], Any] | None = None,
     ) -> Pending[Any]:
         """Sends a GET now and returns at once, so a page can render what does not depend on the
-        answer while Voucherify works; ``result()`` then gives (or raises) what ``get`` would, or
-        ``convert`` of it. ``parse`` reads a successful answer's bytes instead of the JSON decoder
+        answer while Voucherify works; ``result()`` then gives (or raises) what ``get`` would.
+        ``parse`` reads a successful answer's bytes instead of the JSON decoder
         (``ListedCustomerPage.from_json``); it raises ValueError for a body it cannot read.
 
         The call is booked with the governor here, in the caller's thread. A worker thread does the
-        HTTP exchange and then decodes and converts a successful answer (``convert`` must be a pure
-        function of the JSON, such as a ``from_api``): it touches neither the database nor the
-        caller's session, and a list of 100 customers is built about a millisecond quicker where its
-        bytes arrived than in another CPU's cache. The in-process sandbox answers in this thread, as
-        ``get`` does: it runs inside this request.
+        HTTP exchange and then reads a successful answer (``parse`` must be a pure function of the
+        bytes): it touches neither the database nor the caller's session, and a list of 100
+        customers is built about a millisecond quicker where its bytes arrived than in another
+        CPU's cache. The in-process sandbox answers in this thread, as ``get`` does: it runs inside
+        this request.
         """
         started = time.monotonic()
         if self.in_process:
-            return Pending.settled(lambda: self._request("GET", path, params=params, convert=convert, parse=parse))
+            return Pending.settled(lambda: self._request("GET", path, params=params, parse=parse))
         deadline = started + self._total_timeout()
         try:
             booking = self._book(deadline)
         except VoucherifyError as error:
             return Pending.failed(error)
         written = threading.Event()
-        sending = _sender().submit(self._send_soon, written, path, params, deadline, convert, parse)
+        sending = _sender().submit(self._send_soon, written, path, params, deadline, parse)
         # Go on once the request is on the wire: the sending thread needs the interpreter to write
         # it, and a caller busy rendering would hold it for up to 5 ms at a time.
         written.wait(timeout=0.05)
-        return Pending(
-            lambda: self._request(
-                "GET", path, params=params, convert=convert, parse=parse, first=(started, booking, sending)
-            )
-        )
+        first = (started, booking, sending)
+        return Pending(lambda: self._request("GET", path, params=params, parse=parse, first=first))
 
     def _send_soon(
         self,
@@ -460,7 +456,6 @@ class VoucherifyClient:
         path: str,
         params,
         deadline: float,
-        convert: Callable[[Any], Any] | None,
         parse: Callable[[bytes], Any] | None,
     ) -> _Sent:
         """``get_soon``'s part on the sending thread: the exchange, then what a success makes."""
@@ -473,8 +468,7 @@ class VoucherifyClient:
         made = None
         if response is not None and response.status_code < 400:
             try:
-                data = _read(response, parse)
-                made = _Made(convert(data) if convert else data)
+                made = _Made(_read(response, parse))
             except Exception:  # noqa: BLE001 - left to the caller's thread, which raises it as get would
                 made = None
         return response, error, made
@@ -491,12 +485,11 @@ class VoucherifyClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
         files: dict[str, Any] | None = None,
-        convert: Callable[[Any], Any] | None = None,
         parse: Callable[[bytes], Any] | None = None,
         first: tuple[float, budget.Decision, Future[_Sent]] | None = None,
     ) -> Any:
         """Send one logical call and return the decoded JSON (None for an empty body), or what
-        ``parse`` reads from the body instead; ``convert`` of it if given.
+        ``parse`` reads from the body instead.
 
         ``first`` is an attempt already booked and on its way (``get_soon``): its start, booking
         and the exchange to wait for.
@@ -544,7 +537,7 @@ class VoucherifyClient:
                             request_id=response.headers.get("X-Request-Id"),
                         ) from exc
                     self._log(method, path, response, started, attempt)
-                    return convert(data) if convert else data
+                    return data
                 error = _error_from_response(response)
                 if response.status_code not in RETRY_STATUSES:
                     self._log(method, path, response, started, attempt, error=error)

@@ -485,21 +485,21 @@ def test_a_proxy_from_the_environment_is_used(httpserver, monkeypatch):
     assert request.headers["Host"] == "voucherify.invalid"
 
 
-def test_get_soon_converts_a_success_and_raises_what_the_conversion_or_the_body_raises(httpserver):
+def test_get_soon_parses_a_success_and_raises_what_the_parse_or_the_body_raises(httpserver):
     httpserver.expect_request("/v1/customers/cust_abc").respond_with_json(CUSTOMER)
     httpserver.expect_request("/v1/customers/html").respond_with_data("<html>proxy login</html>", status=200)
     client = make_client(httpserver, max_retries=0)
 
-    made = client.get_soon(path("/v1/customers/{}", "cust_abc"), convert=lambda data: ("made", data["id"]))
+    made = client.get_soon(path("/v1/customers/{}", "cust_abc"), parse=lambda body: ("made", json.loads(body)["id"]))
     assert made.result() == ("made", "cust_abc")
 
-    def broken(data):
+    def broken(body):
         raise KeyError("summary")
 
     with pytest.raises(KeyError):
-        client.get_soon(path("/v1/customers/{}", "cust_abc"), convert=broken).result()
+        client.get_soon(path("/v1/customers/{}", "cust_abc"), parse=broken).result()
     with pytest.raises(Unavailable, match="not JSON"):
-        client.get_soon(path("/v1/customers/{}", "html"), convert=lambda data: data).result()
+        client.get_soon(path("/v1/customers/{}", "html")).result()
 
 
 def test_get_soon_parse_reads_the_bytes_and_an_unreadable_answer_is_unavailable_with_its_id(httpserver):
